@@ -1,0 +1,246 @@
+"""SoliDB's native driver protocol, without any I/O.
+
+A connection opens with the 14-byte magic ``solidb-drv-v1\\0``; after it, every
+message in both directions is a frame: a 4-byte big-endian length followed by
+a MessagePack map. Requests are maps tagged by ``cmd``; responses are maps
+tagged by ``status`` (``ok``, ``error``, ``pong`` or ``batch``).
+
+Nothing here touches a socket, so the sync transport and any future async one
+share every byte-level rule, and the codec can be tested on plain bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import enum
+import re
+import struct
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Type
+
+import msgpack
+
+from . import exceptions as exc
+
+MAGIC = b"solidb-drv-v1\x00"
+MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+#: The server refuses larger frames until the connection has authenticated.
+MAX_PREAUTH_MESSAGE_SIZE = 64 * 1024
+HEADER = struct.Struct(">I")
+
+
+def _encode_default(value: Any) -> Any:
+    """Turn the Python values JSON has no type for into their usual JSON form."""
+    if isinstance(value, _dt.datetime):
+        return value.isoformat()
+    if isinstance(value, (_dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    raise TypeError(f"cannot encode a value of type {type(value).__name__}")
+
+
+def _check_keys(value: Any) -> None:
+    """Documents are JSON on the server: map keys must be strings, bytes are refused."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, sub in item.items():
+                if not isinstance(key, str):
+                    raise exc.ProtocolError(
+                        f"map keys must be strings, got {type(key).__name__} {key!r}"
+                    )
+                stack.append(sub)
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, (bytes, bytearray, memoryview)):
+            raise exc.ProtocolError(
+                "bytes cannot travel in a SoliDB document; encode them (base64) first"
+            )
+
+
+def encode_payload(message: Mapping[str, Any]) -> bytes:
+    """Encode one request map as MessagePack, refusing what the server cannot read."""
+    if not isinstance(message, Mapping):
+        raise exc.ProtocolError("a request must be a map")
+    _check_keys(message)
+    try:
+        return msgpack.packb(message, default=_encode_default, use_bin_type=True)  # type: ignore[no-any-return]
+    except (TypeError, ValueError, OverflowError) as err:
+        raise exc.ProtocolError(f"cannot encode request: {err}") from err
+
+
+def encode_frame(message: Mapping[str, Any], limit: int = MAX_MESSAGE_SIZE) -> bytes:
+    """Return the whole frame for ``message``; over ``limit`` nothing is returned."""
+    payload = encode_payload(message)
+    if len(payload) > limit:
+        raise exc.MessageTooLargeError(
+            f"request of {len(payload)} bytes is over the {limit}-byte frame limit; "
+            "split it (bulk operations accept batches)"
+        )
+    return HEADER.pack(len(payload)) + payload
+
+
+def frame_length(header: bytes, limit: int = MAX_MESSAGE_SIZE) -> int:
+    """Read a frame header; an announced length over ``limit`` is a protocol error."""
+    if len(header) != HEADER.size:
+        raise exc.ProtocolError(f"truncated frame header ({len(header)} of 4 bytes)")
+    (length,) = HEADER.unpack(header)
+    if length > limit:
+        raise exc.MessageTooLargeError(
+            f"frame announces {length} bytes, over the {limit}-byte limit"
+        )
+    return int(length)
+
+
+def decode_payload(payload: bytes) -> Dict[str, Any]:
+    """Decode one response payload into a map with a ``status``."""
+    try:
+        value = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+    except Exception as err:  # msgpack raises several unrelated types
+        raise exc.ProtocolError(f"malformed MessagePack payload: {err}") from err
+    if not isinstance(value, dict) or not isinstance(value.get("status"), str):
+        raise exc.ProtocolError(f"response is not a status map: {value!r:.200}")
+    return value
+
+
+class FrameDecoder:
+    """Incremental splitter: feed it bytes as they arrive, take whole payloads out."""
+
+    def __init__(self, limit: int = MAX_MESSAGE_SIZE) -> None:
+        self._buffer = bytearray()
+        self._limit = limit
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+
+    def next_payload(self) -> Optional[bytes]:
+        """The next complete payload, or None while more bytes are needed."""
+        if len(self._buffer) < HEADER.size:
+            return None
+        length = frame_length(bytes(self._buffer[: HEADER.size]), self._limit)
+        end = HEADER.size + length
+        if len(self._buffer) < end:
+            return None
+        payload = bytes(self._buffer[HEADER.size : end])
+        del self._buffer[:end]
+        return payload
+
+    @property
+    def pending(self) -> int:
+        """Bytes received that do not yet form a whole frame."""
+        return len(self._buffer)
+
+
+def command(cmd: str, **fields: Any) -> Dict[str, Any]:
+    """Build a request map; fields set to None are left out (the server's default)."""
+    message: Dict[str, Any] = {"cmd": cmd}
+    message.update({k: v for k, v in fields.items() if v is not None})
+    return message
+
+
+@dataclass
+class Reply:
+    """A successful response, whatever its status tag."""
+
+    status: str
+    data: Any = None
+    count: Optional[int] = None
+    tx_id: Optional[str] = None
+    timestamp: Optional[int] = None
+    responses: List[Dict[str, Any]] = field(default_factory=list)
+
+
+# Ordered: the first pattern found in the server's message decides the class.
+_MESSAGE_RULES: List[tuple[re.Pattern[str], Type[exc.ServerError]]] = [
+    (re.compile(r"Too many failed login attempts", re.I), exc.RateLimitedError),
+    (re.compile(r"Unique constraint violated|Duplicate _key|already exists", re.I),
+     exc.UniqueViolationError),
+    (re.compile(r"Schema validation failed", re.I), exc.SchemaValidationError),
+    (re.compile(r"Forbidden|Access denied|permission", re.I), exc.PermissionDeniedError),
+    (re.compile(r"Invalid credentials|Invalid API key|API key expired|Authentication required"
+                r"|Session no longer valid|Unauthorized", re.I), exc.AuthenticationError),
+    (re.compile(r"Transaction conflict|Deadlock detected|conflict", re.I), exc.ConflictError),
+    (re.compile(r"Transaction .*not found|Transaction not found", re.I), exc.TransactionError),
+    (re.compile(r"not found", re.I), exc.NotFoundError),
+    (re.compile(r"Parse error|Query execution error|Lexer|Expected ", re.I), exc.QueryError),
+    (re.compile(r"not supported|requires HTTP API|not yet supported", re.I),
+     exc.InvalidCommandError),
+]
+
+_KIND_FALLBACK: Dict[str, Type[exc.SoliDBError]] = {
+    "AuthError": exc.AuthenticationError,
+    "TransactionError": exc.TransactionError,
+    "InvalidCommand": exc.InvalidCommandError,
+    "ProtocolError": exc.ProtocolError,
+    "ConnectionError": exc.ServerError,
+    "DatabaseError": exc.ServerError,
+}
+
+
+def error_from_server(error: Any) -> exc.SoliDBError:
+    """Map the server's ``DriverError`` value to the most specific exception.
+
+    The server sends ``{"Variant": "message"}`` for most errors and the bare
+    string ``"MessageTooLarge"`` for oversized frames.
+    """
+    if isinstance(error, str):
+        kind, message = error, error
+    elif isinstance(error, dict) and len(error) == 1:
+        kind, raw = next(iter(error.items()))
+        message = raw if isinstance(raw, str) else repr(raw)
+    else:
+        return exc.ProtocolError(f"unrecognised error shape from server: {error!r:.200}")
+    if kind == "MessageTooLarge":
+        return exc.MessageTooLargeError("the server refused a frame over its size limit")
+    if kind == "ProtocolError":
+        return exc.ProtocolError(message)
+    if kind == "AuthError" and re.search(r"Forbidden|Access denied", message):
+        return exc.PermissionDeniedError(message, kind=kind)
+    for pattern, cls in _MESSAGE_RULES:
+        if pattern.search(message):
+            if cls is exc.RateLimitedError:
+                seconds = re.search(r"wait (\d+) seconds", message)
+                return exc.RateLimitedError(
+                    message, kind=kind, retry_after=int(seconds.group(1)) if seconds else None
+                )
+            if cls is exc.UniqueViolationError and "Unique" not in message \
+                    and "Duplicate _key" not in message and "Document with _key" not in message:
+                return exc.AlreadyExistsError(message, kind=kind)
+            return cls(message, kind=kind)
+    fallback = _KIND_FALLBACK.get(kind, exc.ServerError)
+    if issubclass(fallback, exc.ServerError):
+        return fallback(message, kind=kind)
+    return fallback(message)
+
+
+def interpret(response: Mapping[str, Any]) -> Reply:
+    """Turn a decoded response into a ``Reply``, or raise its typed error."""
+    status = response.get("status")
+    if status == "ok":
+        count = response.get("count")
+        return Reply(
+            status="ok",
+            data=response.get("data"),
+            count=count if isinstance(count, int) else None,
+            tx_id=response.get("tx_id"),
+        )
+    if status == "pong":
+        return Reply(status="pong", timestamp=response.get("timestamp"))
+    if status == "batch":
+        responses = response.get("responses")
+        if not isinstance(responses, list):
+            raise exc.ProtocolError("batch response without a list of responses")
+        return Reply(status="batch", responses=responses)
+    if status == "error":
+        raise error_from_server(response.get("error"))
+    raise exc.ProtocolError(f"unknown response status {status!r}")
