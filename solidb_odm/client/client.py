@@ -14,27 +14,23 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, 
 from .. import exceptions as exc
 from .. import protocol
 from .connection import Connection
+from .http import HttpTransport
 from .pool import ConnectionPool
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from .subclients import (
-        ApiKeysClient,
-        ClusterClient,
-        CollectionsMgmtClient,
-        ColumnarClient,
-        CronClient,
-        EnvClient,
-        GeoClient,
-        JobsClient,
-        RolesClient,
-        ScriptsClient,
-        TriggersClient,
-        TTLClient,
-        UsersClient,
-        VectorClient,
-    )
+    from .subclients.access import ApiKeysClient, RolesClient, UsersClient
+    from .subclients.cluster import ClusterClient
+    from .subclients.collections_mgmt import CollectionsMgmtClient
+    from .subclients.columnar import ColumnarClient
+    from .subclients.env import EnvClient
+    from .subclients.geo import GeoClient
+    from .subclients.jobs import CronClient, JobsClient
+    from .subclients.scripts import ScriptsClient
+    from .subclients.triggers import TriggersClient
+    from .subclients.ttl import TTLClient
+    from .subclients.vector import VectorClient
 
 JSON = Dict[str, Any]
 
@@ -163,6 +159,22 @@ class Client:
 
     def _data(self, cmd: str, **fields: Any) -> Any:
         return self._call(cmd, **fields).data
+
+    def _http(
+        self,
+        method: str,
+        url_path: str,
+        body: Any = None,
+        *,
+        query: Optional[Mapping[str, Any]] = None,
+        raw: bool = False,
+    ) -> tuple[int, Any]:
+        """Call the server's HTTP API on the same port, with this client's credentials."""
+        transport = HttpTransport(self.host, self.port, timeout=self._pool.request_timeout)
+        return transport.request(
+            method, url_path, body, query=query, raw=raw,
+            headers=HttpTransport.auth_headers(self._pool.credentials),
+        )
 
     def _require_database(self) -> str:
         """The database set by :meth:`use_database`, for database-scoped sub-clients."""
@@ -529,9 +541,13 @@ class Client:
     def _sub(self, name: str) -> Any:
         sub = self._subclients.get(name)
         if sub is None:
-            from . import subclients
+            import importlib
 
-            sub = getattr(subclients, subclients.CLASS_NAMES[name])(self)
+            from .subclients import SUBCLIENTS
+
+            module_name, class_name = SUBCLIENTS[name]
+            module = importlib.import_module(f"{__package__}.subclients.{module_name}")
+            sub = getattr(module, class_name)(self)
             self._subclients[name] = sub
         return sub
 

@@ -1,0 +1,383 @@
+"""The only code in the package that writes SDBQL text.
+
+A query is first reduced to its *shape*: a hashable tuple that holds its
+structure, the names in it and the type of each value, but no value. The text
+depends on the shape alone, so it is rendered once per shape and cached; the
+values travel as bind variables ``@p0``, ``@p1`` ... in the order the shape
+builder collected them.
+
+Rules the rendered text keeps, because the server needs them:
+
+- every FILTER condition is total: it never errors and is always a boolean
+  (the server treats an error inside FILTER as false, which would make
+  ``NOT`` lie);
+- each top-level conjunct gets its own FILTER clause (an index-served FILTER
+  may skip the rest of its own clause);
+- negation is always parenthesised (``NOT`` binds tighter than comparison);
+- fields are read with bracket access (``d["order"]``), safe for keywords;
+- collection names are validated and back-quoted; nothing else is inlined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .. import exceptions as exc
+from .. import names
+from .expressions import (
+    And,
+    Expression,
+    OrderBy,
+    Path,
+    Predicate,
+    ShapeBuilder,
+)
+from .lookups import get_lookup
+
+Shape = Tuple[Any, ...]
+DOC = "d"
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    """SDBQL text and its bind variables, ready for ``client.query``."""
+
+    sdbql: str
+    bind_vars: Dict[str, Any]
+
+    def __iter__(self) -> Any:  # lets ``sdbql, binds = qs.compile()`` work
+        return iter((self.sdbql, self.bind_vars))
+
+
+@dataclass
+class SelectSpec:
+    """What a QuerySet asks for, before it becomes a shape."""
+
+    collection: str
+    where: Sequence[Predicate] = ()
+    order: Sequence[OrderBy] = ()
+    offset: Optional[int] = None
+    limit: Optional[int] = None
+    #: ("doc",) | ("values", names, paths) | ("only", keep-names)
+    projection: Tuple[Any, ...] = ("doc",)
+    distinct: bool = False
+    #: ("outbound"|"inbound"|"any", min, max, start_id, edge_collection) or None
+    traversal: Optional[Tuple[Any, ...]] = None
+    #: (field alias, target collection, output name) per select_related join
+    joins: Sequence[Tuple[str, str, str]] = field(default_factory=tuple)
+
+
+# -- shapes ------------------------------------------------------------------
+
+
+def _source_shape(spec: SelectSpec, builder: ShapeBuilder) -> Shape:
+    collection = names.collection_name(spec.collection)
+    if spec.traversal is None:
+        return ("scan", collection)
+    direction, low, high, start, edges = spec.traversal
+    if direction not in ("outbound", "inbound", "any"):
+        raise exc.ValidationError(f"unknown traversal direction {direction!r}")
+    if not (isinstance(low, int) and isinstance(high, int) and 0 <= low <= high):
+        raise exc.ValidationError("traversal depth must be 0 <= min <= max")
+    return ("traverse", direction, low, high, builder.param(start),
+            names.collection_name(edges), collection)
+
+
+def select_shape(spec: SelectSpec, builder: ShapeBuilder) -> Shape:
+    """The shape of a SELECT: source, filters, order, slice, projection."""
+    source = _source_shape(spec, builder)
+    filters: List[Shape] = []
+    for predicate in spec.where:
+        shaped = predicate.shape(builder)
+        # one FILTER clause per top-level conjunct
+        filters.extend(shaped[1] if shaped[0] == "and" else (shaped,))
+    order = tuple((o.expression.shape(builder), o.descending) for o in spec.order)
+    window: Shape = ()
+    if spec.offset is not None or spec.limit is not None:
+        window = (builder.param(spec.offset or 0),
+                  builder.param(spec.limit if spec.limit is not None else 2**53))
+    joins = tuple((names.field_segment(a), names.collection_name(c), names.field_segment(o))
+                  for a, c, o in spec.joins)
+    return ("select", source, tuple(filters), order, window, spec.projection,
+            spec.distinct, joins)
+
+
+# -- rendering -----------------------------------------------------------------
+
+
+def render_expr(shape: Shape) -> Tuple[str, str]:
+    """Render a value expression; returns (text, value type for guards)."""
+    tag = shape[0]
+    if tag == "field":
+        return names.field_access(DOC, shape[1]), "expr"
+    if tag == "param":
+        return f"@p{shape[2]}", shape[1]
+    if tag == "const":
+        return ("true" if shape[1] else "false"), "bool"
+    if tag == "pair":
+        low, ltype = render_expr(shape[1])
+        high, _ = render_expr(shape[2])
+        return f"{low},{high}", ltype
+    if tag == "arith":
+        lhs, _ = render_expr(shape[2])
+        rhs, _ = render_expr(shape[3])
+        op = shape[1]
+        guard = f"IS_NUMBER({lhs}) AND IS_NUMBER({rhs})"
+        if op in ("/", "%"):
+            guard += f" AND {rhs} != 0"
+        return f"(({guard}) ? ({lhs} {op} {rhs}) : null)", "expr"
+    if tag == "transform":
+        inner, _ = render_expr(shape[2])
+        name = shape[1]
+        if name == "len":
+            return f"((IS_ARRAY({inner}) OR IS_STRING({inner})) ? LENGTH({inner}) : null)", "expr"
+        func = "LOWER" if name == "lower" else "UPPER"
+        return f"(IS_STRING({inner}) ? {func}({inner}) : null)", "expr"
+    raise exc.ValidationError(f"cannot render expression {tag!r}")  # pragma: no cover
+
+
+def _exists(path: Path, flag: bool) -> str:
+    parent = names.field_access(DOC, path[:-1]) if len(path) > 1 else DOC
+    last = path[-1]
+    if isinstance(last, int):
+        test = f"(IS_ARRAY({parent}) AND LENGTH({parent}) > {last})"
+    else:
+        test = f'(IS_OBJECT({parent}) AND HAS({parent}, "{names.field_segment(last)}"))'
+    return test if flag else f"(NOT {test})"
+
+
+def render_predicate(shape: Shape) -> str:
+    tag = shape[0]
+    if tag == "true":
+        return "true"
+    if tag == "and":
+        return "(" + " AND ".join(render_predicate(c) for c in shape[1]) + ")" if shape[1] else "true"
+    if tag == "or":
+        return "(" + " OR ".join(render_predicate(c) for c in shape[1]) + ")" if shape[1] else "false"
+    if tag == "not":
+        return f"(NOT {render_predicate(shape[1])})"
+    if tag == "lookup":
+        name, lhs_shape, rhs_shape = shape[1], shape[2], shape[3]
+        if name == "exists":
+            if lhs_shape[0] != "field":
+                raise exc.ValidationError("exists applies to a field, not an expression")
+            return _exists(lhs_shape[1], bool(rhs_shape[1]))
+        lhs, _ = render_expr(lhs_shape)
+        rhs, rhs_type = render_expr(rhs_shape)
+        return get_lookup(name).render(lhs, rhs, rhs_type)
+    raise exc.ValidationError(f"cannot render condition {tag!r}")  # pragma: no cover
+
+
+def _render_source(source: Shape) -> str:
+    if source[0] == "scan":
+        return f"FOR {DOC} IN `{source[1]}`"
+    _, direction, low, high, start, edges, collection = source
+    start_text, _ = render_expr(start)
+    # Traversals return vertices from any collection: keep the model's own.
+    return (
+        f"FOR {DOC} IN {low}..{high} {direction.upper()} {start_text} `{edges}`"
+        f' FILTER IS_OBJECT({DOC}) AND STARTS_WITH({DOC}["_id"], "{collection}/")'
+    )
+
+
+def _render_projection(projection: Tuple[Any, ...], joins: Sequence[Tuple[str, str, str]]) -> str:
+    kind = projection[0]
+    if kind == "values":
+        keys, paths = projection[1], projection[2]
+        items = ", ".join(f'"{k}": {names.field_access(DOC, p)}' for k, p in zip(keys, paths))
+        return "{" + items + "}"
+    if kind == "only":
+        keep = ", ".join(f'"{names.field_segment(k)}"' for k in projection[1])
+        return f"KEEP({DOC}, {keep})"
+    if joins:
+        merged = ", ".join(
+            f'"{out}": (IS_STRING({DOC}["{alias}"]) ? DOCUMENT({DOC}["{alias}"]) : null)'
+            for alias, _collection, out in joins
+        )
+        return f"MERGE({DOC}, {{{merged}}})"
+    return DOC
+
+
+@lru_cache(maxsize=1024)
+def render_select(shape: Shape) -> str:
+    """SDBQL for a select shape (cached: one rendering per shape)."""
+    _, source, filters, order, window, projection, distinct, joins = shape
+    lines = [_render_source(source)]
+    lines.extend(f"FILTER {render_predicate(f)}" for f in filters)
+    if order:
+        terms = []
+        for expr_shape, descending in order:
+            text, _ = render_expr(expr_shape)
+            terms.append(f"{text} {'DESC' if descending else 'ASC'}")
+        lines.append("SORT " + ", ".join(terms))
+    if window:
+        offset, _ = render_expr(window[0])
+        count, _ = render_expr(window[1])
+        lines.append(f"LIMIT {offset}, {count}")
+    body = "\n".join(lines)
+    result = _render_projection(projection, joins)
+    if distinct:
+        # Order first, then keep the first of each distinct row.
+        return f"LET rows = (\n{body}\nRETURN {result}\n)\nRETURN UNIQUE(rows)"
+    return f"{body}\nRETURN {result}"
+
+
+def bind_vars(values: Sequence[Any]) -> Dict[str, Any]:
+    return {f"p{i}": v for i, v in enumerate(values)}
+
+
+def compile_select(spec: SelectSpec) -> CompiledQuery:
+    builder = ShapeBuilder()
+    shape = select_shape(spec, builder)
+    text = render_select(shape)
+    if spec.distinct:
+        # UNIQUE() wraps the whole list: unwrap it client-side.
+        text = text
+    return CompiledQuery(text, bind_vars(builder.values))
+
+
+# -- derived statements --------------------------------------------------------
+
+
+@lru_cache(maxsize=512)
+def render_count(shape: Shape) -> str:
+    inner = render_select(shape)
+    if shape[6]:  # distinct: inner already returns one list
+        return f"LET r = (\n{inner}\n)\nRETURN LENGTH(r[0])"
+    return f"RETURN LENGTH(\n{inner}\n)"
+
+
+def compile_count(spec: SelectSpec) -> CompiledQuery:
+    builder = ShapeBuilder()
+    if spec.projection == ("doc",) and not spec.distinct:
+        spec = SelectSpec(**{**spec.__dict__, "projection": ("values", ("k",), (("_key",),))})
+    shape = select_shape(spec, builder)
+    return CompiledQuery(render_count(shape), bind_vars(builder.values))
+
+
+def _assignment(expr: Any, builder: ShapeBuilder) -> Shape:
+    if isinstance(expr, Expression):
+        return expr.shape(builder)
+    return builder.param(expr)
+
+
+@lru_cache(maxsize=256)
+def render_update(shape: Shape, assignments: Tuple[Tuple[str, Shape], ...]) -> str:
+    select = render_select(shape)
+    body = select[: select.rindex("\nRETURN ")]
+    collection = shape[1][-1] if shape[1][0] == "traverse" else shape[1][1]
+    items = ", ".join(f'"{name}": {render_expr(s)[0]}' for name, s in assignments)
+    return f"{body}\nUPDATE {DOC} WITH {{{items}}} IN `{collection}`\nRETURN 1"
+
+
+def compile_update(spec: SelectSpec, changes: Dict[str, Any]) -> CompiledQuery:
+    if not changes:
+        raise exc.ValidationError("update() needs at least one field")
+    builder = ShapeBuilder()
+    shape = select_shape(spec, builder)
+    assignments = tuple(
+        (names.field_segment(name), _assignment(value, builder))
+        for name, value in sorted(changes.items())
+    )
+    return CompiledQuery(render_update(shape, assignments), bind_vars(builder.values))
+
+
+@lru_cache(maxsize=256)
+def render_delete(shape: Shape) -> str:
+    select = render_select(shape)
+    body = select[: select.rindex("\nRETURN ")]
+    collection = shape[1][-1] if shape[1][0] == "traverse" else shape[1][1]
+    return f"{body}\nREMOVE {DOC} IN `{collection}`\nRETURN 1"
+
+
+def compile_delete(spec: SelectSpec) -> CompiledQuery:
+    builder = ShapeBuilder()
+    shape = select_shape(spec, builder)
+    return CompiledQuery(render_delete(shape), bind_vars(builder.values))
+
+
+# -- aggregation -----------------------------------------------------------------
+
+AGGREGATES = ("count", "sum", "avg", "min", "max")
+
+
+def _aggregate_terms(
+    aggregates: Sequence[Tuple[str, str, Optional[Shape]]], prefix: str
+) -> List[str]:
+    """AGGREGATE terms; each aggregate reads only values of the right kind.
+
+    ``count`` of a field counts non-null values, ``count`` of nothing counts
+    rows; ``avg`` is sent as a sum and a count (divided client-side) so that
+    nulls are ignored, as in SQL.
+    """
+    terms: List[str] = []
+    for i, (_, func, expr_shape) in enumerate(aggregates):
+        value = render_expr(expr_shape)[0] if expr_shape is not None else None
+        name = f"{prefix}{i}"
+        if func == "count":
+            terms.append(f"{name} = SUM({value} == null ? 0 : 1)" if value else f"{name} = SUM(1)")
+        elif func in ("sum", "avg"):
+            terms.append(f"{name} = SUM(IS_NUMBER({value}) ? {value} : 0)")
+            terms.append(f"{name}n = SUM(IS_NUMBER({value}) ? 1 : 0)")
+        elif func in ("min", "max"):
+            terms.append(
+                f"{name} = {func.upper()}((IS_NUMBER({value}) OR IS_STRING({value})) ? {value} : null)"
+            )
+        else:
+            raise exc.ValidationError(f"unknown aggregate {func!r}")
+    return terms
+
+
+@lru_cache(maxsize=256)
+def render_aggregate(
+    shape: Shape,
+    groups: Tuple[Tuple[str, Shape], ...],
+    aggregates: Tuple[Tuple[str, str, Optional[Shape]], ...],
+    order: Tuple[Tuple[str, bool], ...],
+) -> str:
+    select = render_select(shape)
+    body = select[: select.rindex("\nRETURN ")]
+    collect = ", ".join(f"g{i} = {render_expr(s)[0]}" for i, (_, s) in enumerate(groups))
+    terms = _aggregate_terms(aggregates, "a")
+    parts = [body, "COLLECT" + (f" {collect}" if collect else "")]
+    if terms:
+        parts[-1] += " AGGREGATE " + ", ".join(terms)
+    out = [f'"{n}": g{i}' for i, (n, _) in enumerate(groups)]
+    for i, (n, func, _) in enumerate(aggregates):
+        out.append(f'"{n}": a{i}')
+        if func in ("sum", "avg"):
+            out.append(f'"{n}__n": a{i}n')
+    if order:
+        keys = {n: f"g{i}" for i, (n, _) in enumerate(groups)}
+        keys.update({n: f"a{i}" for i, (n, _, _) in enumerate(aggregates)})
+        parts.append("SORT " + ", ".join(
+            f"{keys[n]} {'DESC' if d else 'ASC'}" for n, d in order))
+    parts.append("RETURN {" + ", ".join(out) + "}")
+    return "\n".join(parts)
+
+
+def compile_aggregate(
+    spec: SelectSpec,
+    groups: Sequence[Tuple[str, Expression]],
+    aggregates: Sequence[Tuple[str, str, Optional[Expression]]],
+    order: Sequence[Tuple[str, bool]] = (),
+) -> CompiledQuery:
+    builder = ShapeBuilder()
+    base = SelectSpec(**{**spec.__dict__, "order": (), "projection": ("doc",)})
+    shape = select_shape(base, builder)
+    group_shapes = tuple((names.field_segment(n), e.shape(builder)) for n, e in groups)
+    agg_shapes = tuple(
+        (n, f, e.shape(builder) if e is not None else None) for n, f, e in aggregates
+    )
+    for n, f, _ in agg_shapes:
+        names.field_segment(n)
+        if f not in AGGREGATES:
+            raise exc.ValidationError(f"unknown aggregate {f!r}")
+    text = render_aggregate(shape, group_shapes, agg_shapes, tuple(order))
+    return CompiledQuery(text, bind_vars(builder.values))
+
+
+def where_all(predicates: Sequence[Predicate]) -> Predicate:
+    return predicates[0] if len(predicates) == 1 else And(predicates)

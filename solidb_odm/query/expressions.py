@@ -1,0 +1,506 @@
+"""The immutable expression tree that queries are built from.
+
+``F("a__b")`` (or ``User.a.b``) names a field; comparing it, or calling one of
+its lookup methods, yields a ``Lookup``; ``Q`` objects and lookups combine with
+``&``, ``|`` and ``~``. Nothing here writes SDBQL: the compiler turns the tree
+into a *shape* (structure, with every value replaced by a typed placeholder)
+plus the list of values, and renders the shape.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import enum
+import uuid
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from .. import exceptions as exc
+from .. import names
+
+PathSegment = Union[str, int]
+Path = Tuple[PathSegment, ...]
+LOOKUP_SEP = "__"
+
+
+def split_path(text: str) -> Path:
+    """``"address__city"`` -> ``("address", "city")``; digit segments are list positions."""
+    if not isinstance(text, str) or not text:
+        raise exc.InvalidNameError(f"invalid field path {text!r}")
+    out: List[PathSegment] = []
+    for part in text.split(LOOKUP_SEP):
+        if part.isdigit() and part.isascii():
+            out.append(int(part))
+        else:
+            out.append(names.field_segment(part))
+    if isinstance(out[0], int):
+        raise exc.InvalidNameError(f"a field path cannot start with a list position: {text!r}")
+    return tuple(out)
+
+
+def to_wire(value: Any) -> Any:
+    """A Python value as the server stores it (what bind variables carry)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, enum.Enum):
+        return to_wire(value.value)
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(_dt.timezone.utc)
+        return value.isoformat()
+    if isinstance(value, (_dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, decimal.Decimal)):
+        return str(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_wire(v) for k, v in value.items()}
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):  # a pydantic model (a Document is referenced by its id)
+        doc_id = getattr(value, "id", None) if hasattr(value, "__collection__") else None
+        if doc_id is not None:
+            return doc_id
+        return to_wire(dump(mode="json", by_alias=True))
+    raise exc.ValidationError(f"cannot use a {type(value).__name__} as a query value")
+
+
+def param_type(value: Any) -> str:
+    """The placeholder type a value compiles to (part of the query shape)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "num"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "obj"
+    raise exc.ValidationError(f"cannot use a {type(value).__name__} as a query value")
+
+
+class ShapeBuilder:
+    """Collects values in order while the tree describes its shape."""
+
+    def __init__(self) -> None:
+        self.values: List[Any] = []
+
+    def param(self, value: Any) -> Tuple[str, str, int]:
+        wire = to_wire(value)
+        self.values.append(wire)
+        return ("param", param_type(wire), len(self.values) - 1)
+
+
+# ---------------------------------------------------------------------------
+# Value expressions
+# ---------------------------------------------------------------------------
+
+
+class Expression:
+    """Something that has a value per document: a field, a constant, arithmetic."""
+
+    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        raise NotImplementedError
+
+    def fields(self) -> Iterator[Path]:
+        """Field paths this expression reads."""
+        return iter(())
+
+    # arithmetic ---------------------------------------------------------
+    def _arith(self, op: str, other: Any, reverse: bool = False) -> Arithmetic:
+        rhs = other if isinstance(other, Expression) else Value(other)
+        return Arithmetic(op, rhs, self) if reverse else Arithmetic(op, self, rhs)
+
+    def __add__(self, other: Any) -> Arithmetic:
+        return self._arith("+", other)
+
+    def __radd__(self, other: Any) -> Arithmetic:
+        return self._arith("+", other, reverse=True)
+
+    def __sub__(self, other: Any) -> Arithmetic:
+        return self._arith("-", other)
+
+    def __rsub__(self, other: Any) -> Arithmetic:
+        return self._arith("-", other, reverse=True)
+
+    def __mul__(self, other: Any) -> Arithmetic:
+        return self._arith("*", other)
+
+    def __rmul__(self, other: Any) -> Arithmetic:
+        return self._arith("*", other, reverse=True)
+
+    def __truediv__(self, other: Any) -> Arithmetic:
+        return self._arith("/", other)
+
+    def __mod__(self, other: Any) -> Arithmetic:
+        return self._arith("%", other)
+
+    # comparisons --------------------------------------------------------
+    def _lookup(self, name: str, value: Any) -> Lookup:
+        return Lookup(name, self, value)
+
+    def __eq__(self, other: Any) -> Lookup:  # type: ignore[override]
+        return self._lookup("exact", other)
+
+    def __ne__(self, other: Any) -> Lookup:  # type: ignore[override]
+        return self._lookup("ne", other)
+
+    def __gt__(self, other: Any) -> Lookup:
+        return self._lookup("gt", other)
+
+    def __ge__(self, other: Any) -> Lookup:
+        return self._lookup("gte", other)
+
+    def __lt__(self, other: Any) -> Lookup:
+        return self._lookup("lt", other)
+
+    def __le__(self, other: Any) -> Lookup:
+        return self._lookup("lte", other)
+
+    __hash__ = object.__hash__
+
+    # ordering -----------------------------------------------------------
+    def asc(self) -> OrderBy:
+        return OrderBy(self, descending=False)
+
+    def desc(self) -> OrderBy:
+        return OrderBy(self, descending=True)
+
+    def __neg__(self) -> OrderBy:
+        return self.desc()
+
+    def __pos__(self) -> OrderBy:
+        return self.asc()
+
+
+class F(Expression):
+    """A reference to a field of the current document: ``F("address__city")``.
+
+    Attribute access goes deeper (``F("address").city``), indexing picks a
+    list position (``F("tags")[0]``), and the lookup methods build filters.
+    """
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: Union[str, Path]) -> None:
+        self.path: Path = split_path(path) if isinstance(path, str) else tuple(path)
+        if not self.path:
+            raise exc.InvalidNameError("empty field path")
+        for segment in self.path:
+            if not isinstance(segment, int):
+                names.field_segment(segment)
+
+    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        return ("field", self.path)
+
+    def fields(self) -> Iterator[Path]:
+        yield self.path
+
+    def __getattr__(self, name: str) -> F:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return F((*self.path, names.field_segment(name)))
+
+    def __getitem__(self, index: int) -> F:
+        if not isinstance(index, int) or index < 0:
+            raise exc.InvalidNameError("list positions must be non-negative integers")
+        return F((*self.path, index))
+
+    def __repr__(self) -> str:
+        return f"F({LOOKUP_SEP.join(map(str, self.path))!r})"
+
+    # lookup methods (the registry has them all; these read well) --------
+    def lookup(self, name: str, value: Any = True) -> Lookup:
+        return Lookup(name, self, value)
+
+    def iexact(self, value: str) -> Lookup:
+        return self.lookup("iexact", value)
+
+    def contains(self, value: Any) -> Lookup:
+        return self.lookup("contains", value)
+
+    def icontains(self, value: str) -> Lookup:
+        return self.lookup("icontains", value)
+
+    def startswith(self, value: str) -> Lookup:
+        return self.lookup("startswith", value)
+
+    def istartswith(self, value: str) -> Lookup:
+        return self.lookup("istartswith", value)
+
+    def endswith(self, value: str) -> Lookup:
+        return self.lookup("endswith", value)
+
+    def iendswith(self, value: str) -> Lookup:
+        return self.lookup("iendswith", value)
+
+    def regex(self, pattern: str) -> Lookup:
+        return self.lookup("regex", pattern)
+
+    def iregex(self, pattern: str) -> Lookup:
+        return self.lookup("iregex", pattern)
+
+    def in_(self, values: Sequence[Any]) -> Lookup:
+        return self.lookup("in", list(values))
+
+    def not_in(self, values: Sequence[Any]) -> Lookup:
+        return self.lookup("nin", list(values))
+
+    def isnull(self, flag: bool = True) -> Lookup:
+        return self.lookup("isnull", flag)
+
+    def exists(self, flag: bool = True) -> Lookup:
+        return self.lookup("exists", flag)
+
+    def between(self, low: Any, high: Any) -> Lookup:
+        return self.lookup("range", (low, high))
+
+    def any(self, values: Sequence[Any]) -> Lookup:
+        return self.lookup("any", list(values))
+
+    def all(self, values: Sequence[Any]) -> Lookup:
+        return self.lookup("all", list(values))
+
+    def len(self) -> Transform:
+        return Transform("len", self)
+
+    def lower(self) -> Transform:
+        return Transform("lower", self)
+
+    def upper(self) -> Transform:
+        return Transform("upper", self)
+
+
+class Value(Expression):
+    """A constant; it always travels as a bind variable."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        return builder.param(self.value)
+
+    def __repr__(self) -> str:
+        return f"Value({self.value!r})"
+
+
+class Arithmetic(Expression):
+    """``lhs op rhs``; null (or a non-number) on either side gives null, as in SQL."""
+
+    OPS = ("+", "-", "*", "/", "%")
+
+    def __init__(self, op: str, lhs: Expression, rhs: Expression) -> None:
+        if op not in self.OPS:
+            raise exc.ValidationError(f"unknown operator {op!r}")
+        self.op, self.lhs, self.rhs = op, lhs, rhs
+
+    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        return ("arith", self.op, self.lhs.shape(builder), self.rhs.shape(builder))
+
+    def fields(self) -> Iterator[Path]:
+        yield from self.lhs.fields()
+        yield from self.rhs.fields()
+
+
+class Transform(Expression):
+    """A function of a field: ``len``, ``lower``, ``upper``."""
+
+    NAMES = ("len", "lower", "upper")
+
+    def __init__(self, name: str, inner: Expression) -> None:
+        if name not in self.NAMES:
+            raise exc.ValidationError(f"unknown transform {name!r}")
+        self.name, self.inner = name, inner
+
+    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        return ("transform", self.name, self.inner.shape(builder))
+
+    def fields(self) -> Iterator[Path]:
+        return self.inner.fields()
+
+
+class OrderBy:
+    """One ordering term: an expression and a direction."""
+
+    __slots__ = ("descending", "expression")
+
+    def __init__(self, expression: Expression, descending: bool = False) -> None:
+        self.expression = expression
+        self.descending = descending
+
+    def __neg__(self) -> OrderBy:
+        return OrderBy(self.expression, not self.descending)
+
+    def __repr__(self) -> str:
+        return f"OrderBy({self.expression!r}, descending={self.descending})"
+
+
+# ---------------------------------------------------------------------------
+# Predicates
+# ---------------------------------------------------------------------------
+
+
+class Predicate:
+    """Something true or false per document; combine with ``&``, ``|`` and ``~``."""
+
+    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        raise NotImplementedError
+
+    def fields(self) -> Iterator[Path]:
+        return iter(())
+
+    def __and__(self, other: Any) -> Predicate:
+        return And((self, as_predicate(other)))
+
+    def __rand__(self, other: Any) -> Predicate:
+        return And((as_predicate(other), self))
+
+    def __or__(self, other: Any) -> Predicate:
+        return Or((self, as_predicate(other)))
+
+    def __ror__(self, other: Any) -> Predicate:
+        return Or((as_predicate(other), self))
+
+    def __invert__(self) -> Predicate:
+        return Not(self)
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            "a query condition has no truth value: combine conditions with &, | and ~ "
+            "(not 'and', 'or', 'not'), and compare fields only inside filter()"
+        )
+
+
+class Lookup(Predicate):
+    """``lhs <lookup> value``, e.g. ``F("age") > 25`` is ``Lookup("gt", F("age"), 25)``."""
+
+    __slots__ = ("lhs", "name", "value")
+
+    def __init__(self, name: str, lhs: Expression, value: Any) -> None:
+        from .lookups import get_lookup
+
+        get_lookup(name)  # unknown names fail at construction, not at compile time
+        self.name = name
+        self.lhs = lhs
+        self.value = value
+
+    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        from .lookups import get_lookup
+
+        return get_lookup(self.name).shape(self, builder)
+
+    def fields(self) -> Iterator[Path]:
+        yield from self.lhs.fields()
+        if isinstance(self.value, Expression):
+            yield from self.value.fields()
+
+    def __repr__(self) -> str:
+        return f"Lookup({self.name!r}, {self.lhs!r}, {self.value!r})"
+
+
+class And(Predicate):
+    def __init__(self, children: Sequence[Predicate]) -> None:
+        self.children = tuple(children)
+
+    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        return ("and", tuple(c.shape(builder) for c in self.children))
+
+    def fields(self) -> Iterator[Path]:
+        for child in self.children:
+            yield from child.fields()
+
+
+class Or(Predicate):
+    def __init__(self, children: Sequence[Predicate]) -> None:
+        self.children = tuple(children)
+
+    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        return ("or", tuple(c.shape(builder) for c in self.children))
+
+    def fields(self) -> Iterator[Path]:
+        for child in self.children:
+            yield from child.fields()
+
+
+class Not(Predicate):
+    def __init__(self, child: Predicate) -> None:
+        self.child = child
+
+    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        return ("not", self.child.shape(builder))
+
+    def fields(self) -> Iterator[Path]:
+        return self.child.fields()
+
+
+class Q(Predicate):
+    """Django-style keyword conditions: ``Q(age__gt=25) | Q(name__startswith="A")``.
+
+    Several keywords in one ``Q`` are ANDed.
+    """
+
+    def __init__(self, *args: Predicate, **lookups: Any) -> None:
+        parts: List[Predicate] = [as_predicate(a) for a in args]
+        parts.extend(lookup_from_kwarg(k, v) for k, v in sorted(lookups.items()))
+        self.children: Tuple[Predicate, ...] = tuple(parts)
+
+    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        if len(self.children) == 1:
+            return self.children[0].shape(builder)
+        return ("and", tuple(c.shape(builder) for c in self.children))
+
+    def fields(self) -> Iterator[Path]:
+        for child in self.children:
+            yield from child.fields()
+
+
+class Everything(Predicate):
+    """The predicate that holds for every document (an empty ``Q()``)."""
+
+    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        return ("true",)
+
+
+def as_predicate(value: Any) -> Predicate:
+    if isinstance(value, Predicate):
+        return value
+    raise exc.ValidationError(
+        f"expected a query condition (Q, a field comparison or lookup), got {value!r}"
+    )
+
+
+def lookup_from_kwarg(key: str, value: Any) -> Predicate:
+    """``age__gt=25`` -> ``Lookup("gt", F("age"), 25)``; ``tags__len__gt=2`` uses a transform."""
+    from .lookups import has_lookup
+
+    if not isinstance(key, str) or not key:
+        raise exc.InvalidNameError(f"invalid lookup {key!r}")
+    parts = key.split(LOOKUP_SEP)
+    lookup = "exact"
+    if len(parts) > 1 and has_lookup(parts[-1]):
+        lookup = parts.pop()
+    transforms: List[str] = []
+    while len(parts) > 1 and parts[-1] in Transform.NAMES:
+        transforms.insert(0, parts.pop())
+    if lookup == "len" and not transforms:
+        transforms, lookup = ["len"], "exact"
+    expr: Expression = F(LOOKUP_SEP.join(parts))
+    for name in transforms:
+        expr = Transform(name, expr)
+    if lookup == "exact" and value is None:
+        return Lookup("isnull", expr, True)
+    return Lookup(lookup, expr, value)
+
+
+def lookups_to_predicate(args: Sequence[Any], kwargs: Dict[str, Any]) -> Optional[Predicate]:
+    """The AND of positional conditions and keyword lookups (None when there are none)."""
+    parts: List[Predicate] = [as_predicate(a) for a in args]
+    parts.extend(lookup_from_kwarg(k, v) for k, v in sorted(kwargs.items()))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else And(parts)

@@ -1,0 +1,516 @@
+"""Lookups: small named conditions (``gt``, ``icontains`` ...) in an open registry.
+
+Each lookup knows three things: how its value enters the query shape, how to
+render itself as SDBQL, and how to evaluate itself on a plain Python document
+(the session uses that to apply filters to objects it has not flushed yet).
+
+Semantics follow Django, with a document that lacks a field or holds null
+behaving like a NULL column:
+
+- a comparison only matches a value of the same kind (numbers with numbers,
+  strings with strings): a missing field, null, or a value of another type
+  never matches ``gt``/``contains``/..., so ``exclude(...)`` keeps them;
+- ``exact=None`` is ``isnull=True``; ``in`` ignores ``None`` in its list;
+- ``contains`` is element membership on a list and a substring test on a
+  string; case-sensitive lookups are case-sensitive; ``%`` and ``_`` are
+  ordinary characters (no LIKE patterns are ever built).
+
+Third parties add lookups with :func:`register_lookup`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Dict, Optional, Tuple, Type
+
+from .. import exceptions as exc
+from .expressions import Expression, Lookup, ShapeBuilder, to_wire
+
+Shape = Tuple[Any, ...]
+Render = Callable[[str], str]
+
+_REGISTRY: Dict[str, "BaseLookup"] = {}
+
+_GUARDS = {"num": "IS_NUMBER", "str": "IS_STRING", "bool": "IS_BOOL", "list": "IS_ARRAY",
+           "obj": "IS_OBJECT"}
+
+
+def register_lookup(cls: Type[BaseLookup]) -> Type[BaseLookup]:
+    """Class decorator: make a lookup usable as ``field__<name>=value``."""
+    instance = cls()
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", instance.name) or "__" in instance.name:
+        raise exc.ValidationError(f"invalid lookup name {instance.name!r}")
+    _REGISTRY[instance.name] = instance
+    return cls
+
+
+def get_lookup(name: str) -> BaseLookup:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise exc.ValidationError(
+            f"unknown lookup {name!r}; known: {', '.join(sorted(_REGISTRY))}"
+        ) from None
+
+
+def has_lookup(name: str) -> bool:
+    return name in _REGISTRY
+
+
+def registered_lookups() -> Tuple[str, ...]:
+    return tuple(sorted(_REGISTRY))
+
+
+# -- Python-side helpers -----------------------------------------------------
+
+
+def kind(value: Any) -> Optional[str]:
+    """The comparable kind of a JSON value, or None for null/missing."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "num"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "obj"
+    return "other"
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality as the server sees it: numbers by value, bools never equal numbers."""
+    ka, kb = kind(a), kind(b)
+    if ka != kb:
+        return False
+    if ka == "list":
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    if ka == "obj":
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if ka == "num":
+        return float(a) == float(b)
+    return bool(a == b)
+
+
+def json_in(value: Any, items: Any) -> bool:
+    return isinstance(items, list) and any(json_equal(value, item) for item in items)
+
+
+class BaseLookup:
+    """A lookup. Subclasses set ``name`` and implement ``render`` and ``evaluate``."""
+
+    name = ""
+
+    def prepare(self, value: Any) -> Any:
+        """Check and normalise the user's value; raise ``ValidationError`` if unusable."""
+        return value
+
+    def shape(self, lookup: Lookup, builder: ShapeBuilder) -> Shape:
+        value = lookup.value
+        if isinstance(value, Expression):
+            rhs = value.shape(builder)
+        else:
+            rhs = builder.param(self.prepare(value))
+        return ("lookup", self.name, lookup.lhs.shape(builder), rhs)
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        raise NotImplementedError
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        raise NotImplementedError
+
+
+def _guard(rhs_type: str, lhs: str, rhs: str) -> str:
+    """Make a comparison match only values of the same kind (never null)."""
+    if rhs_type in _GUARDS:
+        return f"{_GUARDS[rhs_type]}({lhs})"
+    return (
+        f"((IS_NUMBER({lhs}) AND IS_NUMBER({rhs})) OR (IS_STRING({lhs}) AND IS_STRING({rhs}))"
+        f" OR (IS_BOOL({lhs}) AND IS_BOOL({rhs})))"
+    )
+
+
+def _comparable(value: Any, lookup: str) -> Any:
+    wire = to_wire(value)
+    if kind(wire) not in ("num", "str", "bool"):
+        raise exc.ValidationError(
+            f"{lookup} needs a number, string, date or boolean, got {value!r}"
+        )
+    return wire
+
+
+# -- equality ----------------------------------------------------------------
+
+
+@register_lookup
+class Exact(BaseLookup):
+    name = "exact"
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        if rhs_type == "null":
+            return f"({lhs} == null)"
+        if rhs_type == "expr":  # F() == F(): null never equals anything, as in SQL
+            return f"({lhs} != null AND {lhs} == {rhs})"
+        return f"({lhs} == {rhs})"
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        if rhs is None:
+            return lhs is None
+        return json_equal(lhs, rhs)
+
+
+@register_lookup
+class NotEqual(BaseLookup):
+    """``ne``: the negation of ``exact`` (so null and missing fields match)."""
+
+    name = "ne"
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        return f"NOT {Exact().render(lhs, rhs, rhs_type)}"
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        return not Exact().evaluate(lhs, rhs)
+
+
+@register_lookup
+class IExact(BaseLookup):
+    name = "iexact"
+
+    def prepare(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise exc.ValidationError(f"iexact needs a string, got {value!r}")
+        return value
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        if rhs_type == "null":
+            return f"({lhs} == null)"
+        return f"(IS_STRING({lhs}) AND LOWER({lhs}) == LOWER({rhs}))"
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        if rhs is None:
+            return lhs is None
+        return isinstance(lhs, str) and lhs.lower() == rhs.lower()
+
+
+# -- ordering comparisons ----------------------------------------------------
+
+
+class _Compare(BaseLookup):
+    op = ""
+
+    def prepare(self, value: Any) -> Any:
+        if value is None:
+            raise exc.ValidationError(f"{self.name} cannot compare with None; use isnull")
+        return _comparable(value, self.name)
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        return f"({_guard(rhs_type, lhs, rhs)} AND {lhs} {self.op} {rhs})"
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        k = kind(lhs)
+        if k is None or k != kind(rhs) or k not in ("num", "str", "bool"):
+            return False
+        if k == "str":  # the server compares strings by bytes (UTF-8), not code points
+            lhs, rhs = lhs.encode("utf-8"), rhs.encode("utf-8")
+        return bool(_PY_OPS[self.op](lhs, rhs))
+
+
+_PY_OPS: Dict[str, Callable[[Any, Any], Any]] = {
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+}
+
+
+@register_lookup
+class GreaterThan(_Compare):
+    name, op = "gt", ">"
+
+
+@register_lookup
+class GreaterThanOrEqual(_Compare):
+    name, op = "gte", ">="
+
+
+@register_lookup
+class LessThan(_Compare):
+    name, op = "lt", "<"
+
+
+@register_lookup
+class LessThanOrEqual(_Compare):
+    name, op = "lte", "<="
+
+
+@register_lookup
+class Range(BaseLookup):
+    """``range=(low, high)``: both ends included, as in Django."""
+
+    name = "range"
+
+    def shape(self, lookup: Lookup, builder: ShapeBuilder) -> Shape:
+        value = lookup.value
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            raise exc.ValidationError("range needs a (low, high) pair")
+        low, high = (_comparable(v, "range") for v in value)
+        if kind(low) != kind(high):
+            raise exc.ValidationError("range ends must be of the same kind")
+        return ("lookup", self.name, lookup.lhs.shape(builder),
+                ("pair", builder.param(low), builder.param(high)))
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        low, high = rhs.split(",")
+        return f"({_guard(rhs_type, lhs, low)} AND {lhs} >= {low} AND {lhs} <= {high})"
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        low, high = rhs
+        return GreaterThanOrEqual().evaluate(lhs, low) and LessThanOrEqual().evaluate(lhs, high)
+
+
+# -- membership --------------------------------------------------------------
+
+
+@register_lookup
+class In(BaseLookup):
+    name = "in"
+
+    def prepare(self, value: Any) -> Any:
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise exc.ValidationError(f"in needs a list of values, got {value!r}")
+        return [v for v in to_wire(list(value)) if v is not None]
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        return f"({lhs} != null AND {lhs} IN {rhs})"
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        return lhs is not None and json_in(lhs, rhs)
+
+
+@register_lookup
+class NotIn(In):
+    """``nin``: the negation of ``in`` (null and missing fields match)."""
+
+    name = "nin"
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        return f"NOT {In().render(lhs, rhs, rhs_type)}"
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        return not In().evaluate(lhs, rhs)
+
+
+@register_lookup
+class Contains(BaseLookup):
+    """Element of a list, or substring of a string (case-sensitive)."""
+
+    name = "contains"
+
+    def prepare(self, value: Any) -> Any:
+        if value is None:
+            raise exc.ValidationError("contains cannot look for None")
+        return to_wire(value)
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        in_list = f"(IS_ARRAY({lhs}) AND {rhs} IN {lhs})"
+        if rhs_type == "str":
+            return f"({in_list} OR (IS_STRING({lhs}) AND CONTAINS({lhs}, {rhs})))"
+        return in_list
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        if isinstance(lhs, list):
+            return json_in(rhs, lhs)
+        return isinstance(lhs, str) and isinstance(rhs, str) and rhs in lhs
+
+
+class _StringLookup(BaseLookup):
+    """A string test; a non-string field never matches."""
+
+    def prepare(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise exc.ValidationError(f"{self.name} needs a string, got {value!r}")
+        return value
+
+    def test(self, lhs: str, rhs: str) -> str:
+        raise NotImplementedError
+
+    def py_test(self, lhs: str, rhs: str) -> bool:
+        raise NotImplementedError
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        return f"(IS_STRING({lhs}) AND {self.test(lhs, rhs)})"
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        return isinstance(lhs, str) and self.py_test(lhs, rhs)
+
+
+@register_lookup
+class IContains(_StringLookup):
+    name = "icontains"
+
+    def test(self, lhs: str, rhs: str) -> str:
+        return f"CONTAINS(LOWER({lhs}), LOWER({rhs}))"
+
+    def py_test(self, lhs: str, rhs: str) -> bool:
+        return rhs.lower() in lhs.lower()
+
+
+@register_lookup
+class StartsWith(_StringLookup):
+    name = "startswith"
+
+    def test(self, lhs: str, rhs: str) -> str:
+        return f"STARTS_WITH({lhs}, {rhs})"
+
+    def py_test(self, lhs: str, rhs: str) -> bool:
+        return lhs.startswith(rhs)
+
+
+@register_lookup
+class IStartsWith(_StringLookup):
+    name = "istartswith"
+
+    def test(self, lhs: str, rhs: str) -> str:
+        return f"STARTS_WITH(LOWER({lhs}), LOWER({rhs}))"
+
+    def py_test(self, lhs: str, rhs: str) -> bool:
+        return lhs.lower().startswith(rhs.lower())
+
+
+@register_lookup
+class EndsWith(_StringLookup):
+    name = "endswith"
+
+    def test(self, lhs: str, rhs: str) -> str:
+        return f"ENDS_WITH({lhs}, {rhs})"
+
+    def py_test(self, lhs: str, rhs: str) -> bool:
+        return lhs.endswith(rhs)
+
+
+@register_lookup
+class IEndsWith(_StringLookup):
+    name = "iendswith"
+
+    def test(self, lhs: str, rhs: str) -> str:
+        return f"ENDS_WITH(LOWER({lhs}), LOWER({rhs}))"
+
+    def py_test(self, lhs: str, rhs: str) -> bool:
+        return lhs.lower().endswith(rhs.lower())
+
+
+@register_lookup
+class Regex(_StringLookup):
+    """A regular expression in the server's (Rust ``regex``) syntax, unanchored."""
+
+    name = "regex"
+
+    def test(self, lhs: str, rhs: str) -> str:
+        return f"REGEX_TEST({lhs}, {rhs})"
+
+    def py_test(self, lhs: str, rhs: str) -> bool:
+        try:
+            return re.search(rhs, lhs) is not None
+        except re.error:
+            return False
+
+
+@register_lookup
+class IRegex(Regex):
+    name = "iregex"
+
+    def prepare(self, value: Any) -> Any:
+        return "(?i)" + super().prepare(value)
+
+
+# -- presence ----------------------------------------------------------------
+
+
+@register_lookup
+class IsNull(BaseLookup):
+    name = "isnull"
+
+    def prepare(self, value: Any) -> Any:
+        if not isinstance(value, bool):
+            raise exc.ValidationError("isnull takes True or False")
+        return value
+
+    def shape(self, lookup: Lookup, builder: ShapeBuilder) -> Shape:
+        flag = self.prepare(lookup.value)
+        return ("lookup", self.name, lookup.lhs.shape(builder), ("const", flag))
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        return f"({lhs} == null)" if rhs == "true" else f"({lhs} != null)"
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        return (lhs is None) == bool(rhs)
+
+
+@register_lookup
+class Exists(IsNull):
+    """The field is present (even if it holds null). Rendered by the compiler."""
+
+    name = "exists"
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:  # pragma: no cover
+        raise NotImplementedError("exists is rendered from the field path by the compiler")
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:  # pragma: no cover
+        raise NotImplementedError("exists is evaluated from the document by the evaluator")
+
+
+# -- lists -------------------------------------------------------------------
+
+
+@register_lookup
+class AnyOf(BaseLookup):
+    """The list field holds at least one of the given values."""
+
+    name = "any"
+
+    def prepare(self, value: Any) -> Any:
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise exc.ValidationError(f"{self.name} needs a list of values, got {value!r}")
+        return to_wire(list(value))
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        return f"(IS_ARRAY({lhs}) AND LENGTH(FOR x IN {rhs} FILTER x IN {lhs} RETURN 1) > 0)"
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        return isinstance(lhs, list) and any(json_in(v, lhs) for v in rhs)
+
+
+@register_lookup
+class AllOf(AnyOf):
+    """The list field holds every one of the given values."""
+
+    name = "all"
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        return f"(IS_ARRAY({lhs}) AND LENGTH(FOR x IN {rhs} FILTER x NOT IN {lhs} RETURN 1) == 0)"
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        return isinstance(lhs, list) and all(json_in(v, lhs) for v in rhs)
+
+
+@register_lookup
+class Length(BaseLookup):
+    """``len=3``: the number of elements of a list or characters of a string."""
+
+    name = "len"
+
+    def prepare(self, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise exc.ValidationError("len takes an integer")
+        return value
+
+    def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        return f"((IS_ARRAY({lhs}) OR IS_STRING({lhs})) AND LENGTH({lhs}) == {rhs})"
+
+    def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        return isinstance(lhs, (list, str)) and len(lhs) == rhs
