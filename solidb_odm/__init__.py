@@ -1,8 +1,54 @@
-"""solidb-odm: a client, a Pydantic ODM and a unit of work for SoliDB."""
+"""solidb-odm: a client, a Pydantic ODM and a unit of work for SoliDB.
+
+Three layers, bottom up: ``Client`` (the SDK reference's low-level client),
+``Document``/``Edge`` models with ``Model.objects`` QuerySets, and
+``Session`` (``with db.session():``) for units of work.
+"""
 
 from . import exceptions
 from .client import Client
+from .database import Database, connect, get_default_database, set_default_database
+from .fields import Indexed, Reference
+from .models import Document, Edge
+from .query import Avg, Count, F, Manager, Max, Min, Q, QuerySet, Sum, Value, register_lookup
+from .query.expressions import Expression
 
 __version__ = "0.1.0"
 
-__all__ = ["Client", "__version__", "exceptions"]
+
+def expr(attribute: object) -> Expression:
+    """A class-level field as a query expression, for operations its Python type lacks.
+
+    ``expr(User.tags).contains("x")``: type checkers see ``User.tags`` as a
+    list, which has no ``contains``; at run time it is already an expression.
+    """
+    if not isinstance(attribute, Expression):
+        raise exceptions.ValidationError(f"{attribute!r} is not a model field expression")
+    return attribute
+
+
+__all__ = [
+    "Avg",
+    "Client",
+    "Count",
+    "Database",
+    "Document",
+    "Edge",
+    "F",
+    "Indexed",
+    "Manager",
+    "Max",
+    "Min",
+    "Q",
+    "QuerySet",
+    "Reference",
+    "Sum",
+    "Value",
+    "__version__",
+    "connect",
+    "exceptions",
+    "expr",
+    "get_default_database",
+    "register_lookup",
+    "set_default_database",
+]

@@ -67,11 +67,11 @@ class SoliDBError(Exception):
     """Root of every error raised by solidb-odm."""
 
 
-class ConnectionError(SoliDBError):  # noqa: A001 - the SDK reference's name
+class ConnectionError(SoliDBError):
     """The connection failed or broke; the connection involved is never reused."""
 
 
-class TimeoutError(ConnectionError):  # noqa: A001
+class TimeoutError(ConnectionError):
     """Connecting, a request, or waiting for a pooled connection took too long."""
 
 

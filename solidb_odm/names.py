@@ -55,7 +55,7 @@ def variable_name(name: str) -> str:
     return name
 
 
-def field_access(variable: str, path: "tuple[str | int, ...]") -> str:
+def field_access(variable: str, path: tuple[str | int, ...]) -> str:
     """SDBQL text reading ``path`` from ``variable``: ``d["a"]["b"][0]``.
 
     Bracket access with a string literal is safe for names that are SDBQL

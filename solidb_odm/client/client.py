@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union, cast
 
 from .. import exceptions as exc
 from .. import protocol
 from .connection import Connection
 from .http import HttpTransport
+from .http import path as http_path
 from .pool import ConnectionPool
 
 if TYPE_CHECKING:
@@ -279,22 +280,24 @@ class Client:
     def list_collections(self, database: str) -> List[JSON]:
         """Collections as ``{"name", "type"}`` maps, as the reference documents.
 
-        The server lists names only; the types come from one batched round trip
-        of ``collection_stats``.
+        The driver lists names only and no driver command reveals a
+        collection's type (solidb 2.6.0), so the types come from the HTTP
+        listing on the same port. A collection created or dropped between the
+        two calls is left out, as if the listing had been taken a moment earlier.
         """
         names = list(self._data("list_collections", database=database) or [])
         if not names:
             return []
-        replies = self.batch(
-            [protocol.command("collection_stats", database=database, name=n) for n in names]
-        )
-        result: List[JSON] = []
-        for name, reply in zip(names, replies):
-            kind = "document"
-            if isinstance(reply, protocol.Reply) and isinstance(reply.data, dict):
-                kind = str(reply.data.get("type") or reply.data.get("collection_type") or kind)
-            result.append({"name": name, "type": kind})
-        return result
+        _, body = self._http("GET", http_path("_api", "database", database, "collection"))
+        listed = body.get("collections") if isinstance(body, dict) else None
+        if not isinstance(listed, list):
+            raise exc.ProtocolError(f"unexpected collection listing from HTTP: {body!r:.200}")
+        types = {
+            str(item["name"]): str(item.get("type") or "document")
+            for item in listed
+            if isinstance(item, dict) and "name" in item
+        }
+        return [{"name": name, "type": types[name]} for name in names if name in types]
 
     def create_collection(
         self, database: str, name: str, col_type: Optional[str] = None, *, type: Optional[str] = None
@@ -342,10 +345,64 @@ class Client:
     def _update(
         self, database: str, collection: str, key: str, document: Mapping[str, Any], merge: bool
     ) -> JSON:
+        """Update and return the stored document."""
+        if not merge:
+            return self._replace(database, collection, key, document)
         return dict(
             self._data("update", database=database, collection=collection, key=key,
-                       document=dict(document), merge=merge) or {}
+                       document=dict(document), merge=True) or {}
         )
+
+    def _replace(
+        self, database: str, collection: str, key: str, document: Mapping[str, Any]
+    ) -> JSON:
+        """Replace the whole document, keeping its key; returns the stored document.
+
+        The server's ``update`` merges even with ``merge=false`` (solidb 2.6.0),
+        so a replace is a delete and an insert of the same key in one
+        transaction: atomic, and NotFoundError when there is nothing to replace.
+        Inside this thread's transaction both are staged in it; if the insert is
+        then refused, the staged delete stays in that transaction, which the
+        caller rolls back on the error.
+        """
+        body = dict(document)
+        tx = self._current_transaction()
+        if tx is not None:
+            self._call("delete", database=database, collection=collection, key=key)
+            return dict(
+                self._data("insert", database=database, collection=collection, key=key,
+                           document=body) or {}
+            )
+        with self._pool.connection() as conn:
+            begun = protocol.interpret(
+                conn.request(protocol.command("begin_transaction", database=database))
+            )
+            if not begun.tx_id:
+                raise exc.ProtocolError("begin_transaction answered without a tx_id")
+
+            def staged(cmd: str, **fields: Any) -> Dict[str, Any]:
+                return protocol.command(
+                    "transaction_command", tx_id=begun.tx_id,
+                    command=protocol.command(cmd, database=database, collection=collection,
+                                             key=key, **fields),
+                )
+
+            # One round trip for both; a refused delete voids the insert
+            # because the transaction is then rolled back, not committed.
+            batch = protocol.interpret(conn.request(protocol.command(
+                "batch", commands=[staged("delete"), staged("insert", document=body)]
+            )))
+            try:
+                results = [protocol.interpret(r) for r in batch.responses]
+            except exc.SoliDBError:
+                protocol.interpret(conn.request(
+                    protocol.command("rollback_transaction", tx_id=begun.tx_id)
+                ))
+                raise
+            protocol.interpret(
+                conn.request(protocol.command("commit_transaction", tx_id=begun.tx_id))
+            )
+        return dict(results[-1].data or {})
 
     def delete(self, database: str, collection: str, key: str) -> None:
         self._call("delete", database=database, collection=collection, key=key)
@@ -553,59 +610,59 @@ class Client:
 
     @property
     def scripts(self) -> ScriptsClient:
-        return self._sub("scripts")  # type: ignore[no-any-return]
+        return cast("ScriptsClient", self._sub("scripts"))
 
     @property
     def jobs(self) -> JobsClient:
-        return self._sub("jobs")  # type: ignore[no-any-return]
+        return cast("JobsClient", self._sub("jobs"))
 
     @property
     def cron(self) -> CronClient:
-        return self._sub("cron")  # type: ignore[no-any-return]
+        return cast("CronClient", self._sub("cron"))
 
     @property
     def triggers(self) -> TriggersClient:
-        return self._sub("triggers")  # type: ignore[no-any-return]
+        return cast("TriggersClient", self._sub("triggers"))
 
     @property
     def roles(self) -> RolesClient:
-        return self._sub("roles")  # type: ignore[no-any-return]
+        return cast("RolesClient", self._sub("roles"))
 
     @property
     def users(self) -> UsersClient:
-        return self._sub("users")  # type: ignore[no-any-return]
+        return cast("UsersClient", self._sub("users"))
 
     @property
     def api_keys(self) -> ApiKeysClient:
-        return self._sub("api_keys")  # type: ignore[no-any-return]
+        return cast("ApiKeysClient", self._sub("api_keys"))
 
     @property
     def vector(self) -> VectorClient:
-        return self._sub("vector")  # type: ignore[no-any-return]
+        return cast("VectorClient", self._sub("vector"))
 
     @property
     def geo(self) -> GeoClient:
-        return self._sub("geo")  # type: ignore[no-any-return]
+        return cast("GeoClient", self._sub("geo"))
 
     @property
     def ttl(self) -> TTLClient:
-        return self._sub("ttl")  # type: ignore[no-any-return]
+        return cast("TTLClient", self._sub("ttl"))
 
     @property
     def columnar(self) -> ColumnarClient:
-        return self._sub("columnar")  # type: ignore[no-any-return]
+        return cast("ColumnarClient", self._sub("columnar"))
 
     @property
     def cluster(self) -> ClusterClient:
-        return self._sub("cluster")  # type: ignore[no-any-return]
+        return cast("ClusterClient", self._sub("cluster"))
 
     @property
     def collections_mgmt(self) -> CollectionsMgmtClient:
-        return self._sub("collections_mgmt")  # type: ignore[no-any-return]
+        return cast("CollectionsMgmtClient", self._sub("collections_mgmt"))
 
     @property
     def env(self) -> EnvClient:
-        return self._sub("env")  # type: ignore[no-any-return]
+        return cast("EnvClient", self._sub("env"))
 
 
 def _chunks_by_size(docs: List[JSON], limit: int) -> Iterable[List[JSON]]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .. import exceptions as exc
 from .. import names
@@ -67,6 +67,8 @@ class SelectSpec:
     traversal: Optional[Tuple[Any, ...]] = None
     #: (field alias, target collection, output name) per select_related join
     joins: Sequence[Tuple[str, str, str]] = field(default_factory=tuple)
+    #: maps Python field paths to stored ones (not part of the shape)
+    resolve: Optional[Callable[[Path], Path]] = None
 
 
 # -- shapes ------------------------------------------------------------------
@@ -206,6 +208,11 @@ def render_select(shape: Shape) -> str:
     _, source, filters, order, window, projection, distinct, joins = shape
     lines = [_render_source(source)]
     lines.extend(f"FILTER {render_predicate(f)}" for f in filters)
+    if order and not filters:
+        # A lone FOR + SORT may be served from an index, which has no entry
+        # for documents whose sort field is null or missing: any FILTER
+        # keeps the server on the full scan, which sees every document.
+        lines.append("FILTER true")
     if order:
         terms = []
         for expr_shape, descending in order:
@@ -229,13 +236,9 @@ def bind_vars(values: Sequence[Any]) -> Dict[str, Any]:
 
 
 def compile_select(spec: SelectSpec) -> CompiledQuery:
-    builder = ShapeBuilder()
+    builder = ShapeBuilder(spec.resolve)
     shape = select_shape(spec, builder)
-    text = render_select(shape)
-    if spec.distinct:
-        # UNIQUE() wraps the whole list: unwrap it client-side.
-        text = text
-    return CompiledQuery(text, bind_vars(builder.values))
+    return CompiledQuery(render_select(shape), bind_vars(builder.values))
 
 
 # -- derived statements --------------------------------------------------------
@@ -246,11 +249,11 @@ def render_count(shape: Shape) -> str:
     inner = render_select(shape)
     if shape[6]:  # distinct: inner already returns one list
         return f"LET r = (\n{inner}\n)\nRETURN LENGTH(r[0])"
-    return f"RETURN LENGTH(\n{inner}\n)"
+    return f"RETURN LENGTH((\n{inner}\n))"
 
 
 def compile_count(spec: SelectSpec) -> CompiledQuery:
-    builder = ShapeBuilder()
+    builder = ShapeBuilder(spec.resolve)
     if spec.projection == ("doc",) and not spec.distinct:
         spec = SelectSpec(**{**spec.__dict__, "projection": ("values", ("k",), (("_key",),))})
     shape = select_shape(spec, builder)
@@ -275,7 +278,7 @@ def render_update(shape: Shape, assignments: Tuple[Tuple[str, Shape], ...]) -> s
 def compile_update(spec: SelectSpec, changes: Dict[str, Any]) -> CompiledQuery:
     if not changes:
         raise exc.ValidationError("update() needs at least one field")
-    builder = ShapeBuilder()
+    builder = ShapeBuilder(spec.resolve)
     shape = select_shape(spec, builder)
     assignments = tuple(
         (names.field_segment(name), _assignment(value, builder))
@@ -293,7 +296,7 @@ def render_delete(shape: Shape) -> str:
 
 
 def compile_delete(spec: SelectSpec) -> CompiledQuery:
-    builder = ShapeBuilder()
+    builder = ShapeBuilder(spec.resolve)
     shape = select_shape(spec, builder)
     return CompiledQuery(render_delete(shape), bind_vars(builder.values))
 
@@ -364,7 +367,7 @@ def compile_aggregate(
     aggregates: Sequence[Tuple[str, str, Optional[Expression]]],
     order: Sequence[Tuple[str, bool]] = (),
 ) -> CompiledQuery:
-    builder = ShapeBuilder()
+    builder = ShapeBuilder(spec.resolve)
     base = SelectSpec(**{**spec.__dict__, "order": (), "projection": ("doc",)})
     shape = select_shape(base, builder)
     group_shapes = tuple((names.field_segment(n), e.shape(builder)) for n, e in groups)

@@ -13,7 +13,9 @@ import datetime as _dt
 import decimal
 import enum
 import uuid
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from pydantic_core import to_jsonable_python
 
 from .. import exceptions as exc
 from .. import names
@@ -44,14 +46,9 @@ def to_wire(value: Any) -> Any:
         return value
     if isinstance(value, enum.Enum):
         return to_wire(value.value)
-    if isinstance(value, _dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(_dt.timezone.utc)
-        return value.isoformat()
-    if isinstance(value, (_dt.date, _dt.time)):
-        return value.isoformat()
-    if isinstance(value, (uuid.UUID, decimal.Decimal)):
-        return str(value)
+    if isinstance(value, (_dt.date, _dt.time, _dt.timedelta, uuid.UUID, decimal.Decimal)):
+        # the same text pydantic stores for these types, so equality holds
+        return to_jsonable_python(value)
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_wire(v) for v in value]
     if isinstance(value, dict):
@@ -85,8 +82,10 @@ def param_type(value: Any) -> str:
 class ShapeBuilder:
     """Collects values in order while the tree describes its shape."""
 
-    def __init__(self) -> None:
+    def __init__(self, resolve: Optional[Callable[[Path], Path]] = None) -> None:
         self.values: List[Any] = []
+        #: translates a model's Python field names into stored names
+        self.resolve: Callable[[Path], Path] = resolve or (lambda path: path)
 
     def param(self, value: Any) -> Tuple[str, str, int]:
         wire = to_wire(value)
@@ -194,7 +193,7 @@ class F(Expression):
                 names.field_segment(segment)
 
     def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
-        return ("field", self.path)
+        return ("field", builder.resolve(self.path))
 
     def fields(self) -> Iterator[Path]:
         yield self.path

@@ -29,7 +29,7 @@ from .expressions import Expression, Lookup, ShapeBuilder, to_wire
 Shape = Tuple[Any, ...]
 Render = Callable[[str], str]
 
-_REGISTRY: Dict[str, "BaseLookup"] = {}
+_REGISTRY: Dict[str, BaseLookup] = {}
 
 _GUARDS = {"num": "IS_NUMBER", "str": "IS_STRING", "bool": "IS_BOOL", "list": "IS_ARRAY",
            "obj": "IS_OBJECT"}
@@ -479,7 +479,7 @@ class AnyOf(BaseLookup):
         return to_wire(list(value))
 
     def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
-        return f"(IS_ARRAY({lhs}) AND LENGTH(FOR x IN {rhs} FILTER x IN {lhs} RETURN 1) > 0)"
+        return f"(IS_ARRAY({lhs}) AND LENGTH((FOR x IN {rhs} FILTER x IN {lhs} RETURN 1)) > 0)"
 
     def evaluate(self, lhs: Any, rhs: Any) -> bool:
         return isinstance(lhs, list) and any(json_in(v, lhs) for v in rhs)
@@ -492,7 +492,7 @@ class AllOf(AnyOf):
     name = "all"
 
     def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
-        return f"(IS_ARRAY({lhs}) AND LENGTH(FOR x IN {rhs} FILTER x NOT IN {lhs} RETURN 1) == 0)"
+        return f"(IS_ARRAY({lhs}) AND LENGTH((FOR x IN {rhs} FILTER x NOT IN {lhs} RETURN 1)) == 0)"
 
     def evaluate(self, lhs: Any, rhs: Any) -> bool:
         return isinstance(lhs, list) and all(json_in(v, lhs) for v in rhs)

@@ -34,7 +34,7 @@ PINNED_SOLIDB_VERSION = "2.6.0"
 
 INSTALL_HOME = Path(os.environ.get("SOLIDB_ODM_HOME", Path.home() / ".cache" / "solidb-odm"))
 
-_RUNNING: "weakref.WeakSet[SoliDBServer]" = weakref.WeakSet()
+_RUNNING: weakref.WeakSet[SoliDBServer] = weakref.WeakSet()
 
 
 def install_root(version: str = PINNED_SOLIDB_VERSION) -> Path:
@@ -134,7 +134,7 @@ class SoliDBServer:
             "--log-file", os.path.join(self.data_dir, "solidb.log"),
             *self.extra_args,
         ]
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        log = open(self.log_path, "ab")
         try:
             # The working directory is the scratch dir: the server reads a
             # `.env` file from its cwd, and a stray one must not leak in.
@@ -145,7 +145,7 @@ class SoliDBServer:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent if os.name == "posix" else None,  # noqa: PLW1509
+                preexec_fn=_die_with_parent if os.name == "posix" else None,
             )
         finally:
             log.close()

@@ -13,9 +13,8 @@ from typing import Any, Dict, List
 
 import pytest
 
-from solidb_odm import Client
+from solidb_odm import Client, protocol
 from solidb_odm import exceptions as exc
-from solidb_odm import protocol
 from solidb_odm.testing import SoliDBServer
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
+from ... import exceptions as exc
 from ... import protocol
 
 if TYPE_CHECKING:
@@ -37,3 +38,13 @@ class SubClient:
     ) -> Any:
         """Call the server's HTTP API with the client's credentials; returns the JSON body."""
         return self._client._http(method, url_path, body, query=query)[1]
+
+
+#: The server version these sub-clients were verified against, for error
+#: messages (the client layer does not import the testing package).
+SERVER_VERSION = "solidb 2.6.0"
+
+
+def unsupported(operation: str, reason: str) -> exc.UnsupportedError:
+    """The error for an operation that neither the driver nor HTTP can perform."""
+    return exc.UnsupportedError(f"{operation} is not supported on {SERVER_VERSION}: {reason}")

@@ -1,0 +1,326 @@
+"""``client.jobs`` and ``client.cron``: background Lua jobs.
+
+The pinned server has no job, queue or cron command on the driver and no
+route for them over HTTP. What it does have is the dispatcher behind
+triggers: a worker that every few seconds claims ``pending`` rows of the
+database's ``_jobs`` collection, runs the Lua script whose ``path`` equals the
+row's ``script_path`` (with ``params`` as ``request.body``), and records
+``completed`` or ``failed`` with the error. :class:`JobsClient` enqueues by
+writing such rows (an admin credential is needed: ``_jobs`` is writable only
+by admins) and reads them back with the driver and SDBQL.
+
+There is no cron scheduler anywhere in the server, so :class:`CronClient`
+validates its input and then raises :class:`~solidb_odm.exceptions.UnsupportedError`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import time
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from ... import exceptions as exc
+from ._base import SubClient, unsupported
+from .scripts import normalize_job_script_path
+
+JSON = Dict[str, Any]
+
+JOBS_COLLECTION = "_jobs"
+JOB_STATUSES = ("pending", "running", "completed", "failed")
+
+#: The server stores ``priority`` as a 32-bit signed integer.
+_I32 = (-(2**31), 2**31 - 1)
+
+
+def _epoch_seconds(run_at: Union[str, _dt.datetime, None]) -> int:
+    """``run_at`` as the whole Unix seconds the worker compares with its clock.
+
+    Naive datetimes and ISO strings without an offset are taken as UTC.
+    """
+    if run_at is None:
+        return int(time.time())
+    if isinstance(run_at, str):
+        text = run_at.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            run_at = _dt.datetime.fromisoformat(text)
+        except ValueError as err:
+            raise exc.ValidationError(f"run_at {run_at!r} is not an ISO 8601 datetime") from err
+    if not isinstance(run_at, _dt.datetime):
+        raise exc.ValidationError("run_at must be an ISO 8601 string or a datetime")
+    if run_at.tzinfo is None:
+        run_at = run_at.replace(tzinfo=_dt.timezone.utc)
+    return max(0, int(run_at.timestamp()))
+
+
+def _key(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise exc.ValidationError(f"{what} must be a non-empty string")
+    return value
+
+
+def _int_in(value: Any, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise exc.ValidationError(f"{what} must be an integer from {low} to {high}")
+    return value
+
+
+def _is_missing_jobs_collection(err: exc.NotFoundError) -> bool:
+    return JOBS_COLLECTION in str(err) and "ollection" in str(err)
+
+
+class JobsClient(SubClient):
+    """Enqueue Lua scripts to run in the background, and follow them."""
+
+    def list_queues(self) -> List[JSON]:
+        """Each queue with its job counts: ``{"name", "pending", "running", "completed", "failed"}``."""
+        rows = self._query(
+            "FOR j IN _jobs FILTER j.status IN @statuses "
+            "COLLECT queue = j.queue, status = j.status WITH COUNT INTO n "
+            "RETURN {queue: queue, status: status, n: n}",
+            {"statuses": list(JOB_STATUSES)},
+        )
+        queues: Dict[str, JSON] = {}
+        for row in rows:
+            name = str(row.get("queue"))
+            entry = queues.setdefault(name, {"name": name, **{s: 0 for s in JOB_STATUSES}})
+            entry[str(row.get("status"))] = int(row.get("n") or 0)
+        return [queues[name] for name in sorted(queues)]
+
+    def list_jobs(
+        self,
+        queue: str,
+        status: Optional[str] = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> List[JSON]:
+        """Jobs of one queue, newest first, optionally only those in one status."""
+        _key(queue, "queue")
+        if status is not None and status not in JOB_STATUSES:
+            raise exc.ValidationError(f"status must be one of {list(JOB_STATUSES)}, got {status!r}")
+        _int_in(limit, "limit", 0, 2**31 - 1)
+        _int_in(offset, "offset", 0, 2**31 - 1)
+        status_filter = " AND j.status == @status" if status else ""
+        bind: JSON = {"queue": queue, "offset": offset, "limit": limit}
+        if status:
+            bind["status"] = status
+        return self._query(
+            f"FOR j IN _jobs FILTER j.queue == @queue{status_filter} "
+            "SORT j.created_at DESC, j._key DESC LIMIT @offset, @limit RETURN j",
+            bind,
+        )
+
+    def enqueue(
+        self,
+        queue: str,
+        script_path: str,
+        params: Optional[Mapping[str, Any]] = None,
+        priority: Optional[int] = None,
+        run_at: Union[str, _dt.datetime, None] = None,
+        *,
+        max_attempts: int = 1,
+    ) -> JSON:
+        """Queue a run of the script stored at ``script_path``; returns the job (``_key``).
+
+        The worker picks due jobs by ``priority`` (higher first) within about
+        five seconds, or at ``run_at``. A failed run is tried again, after a
+        growing delay, until ``max_attempts`` runs have failed; then the job
+        is ``failed`` with the script's error in ``last_error``.
+        """
+        if params is not None and not isinstance(params, Mapping):
+            raise exc.ValidationError("params must be a mapping")
+        now = int(time.time())
+        document: JSON = {
+            "queue": _key(queue, "queue"),
+            "priority": _int_in(0 if priority is None else priority, "priority", *_I32),
+            "script_path": normalize_job_script_path(script_path),
+            "params": dict(params) if params is not None else {},
+            "status": "pending",
+            "retry_count": 0,
+            # The server's field is named max_retries but counts attempts.
+            "max_retries": _int_in(max_attempts, "max_attempts", 1, 2**31 - 1),
+            "last_error": None,
+            "run_at": _epoch_seconds(run_at),
+            "created_at": now,
+        }
+        db = self._db
+        try:
+            return dict(self._data("insert", database=db, collection=JOBS_COLLECTION,
+                                   document=document))
+        except exc.NotFoundError as err:
+            if not _is_missing_jobs_collection(err):
+                raise
+        try:
+            self._call("create_collection", database=db, name=JOBS_COLLECTION)
+        except exc.AlreadyExistsError:
+            pass  # created meanwhile by the server or another client
+        return dict(self._data("insert", database=db, collection=JOBS_COLLECTION,
+                               document=document))
+
+    def get_job(self, job_id: str) -> JSON:
+        """One job with its ``status`` and, once failed, ``last_error``."""
+        return dict(self._data("get", database=self._db, collection=JOBS_COLLECTION,
+                               key=_key(job_id, "job_id")))
+
+    def cancel(self, job_id: str) -> None:
+        """Remove a job that has not started; a running or finished job is refused.
+
+        The status check and the removal are one SDBQL statement, so a job the
+        worker claims meanwhile is not removed under it.
+        """
+        _key(job_id, "job_id")
+        removed = self._query(
+            "FOR j IN _jobs FILTER j._key == @key AND j.status == 'pending' "
+            "REMOVE j IN _jobs RETURN OLD._key",
+            {"key": job_id},
+        )
+        if removed:
+            return
+        job = self.get_job(job_id)  # NotFoundError when there is no such job
+        raise exc.ValidationError(
+            f"job {job_id!r} is {job.get('status')!r}; only pending jobs can be cancelled"
+        )
+
+    def _query(self, sdbql: str, bind_vars: Mapping[str, Any]) -> List[JSON]:
+        """Run SDBQL over ``_jobs``; no jobs collection yet means no jobs."""
+        try:
+            reply = self._call("query", database=self._db, sdbql=sdbql, bind_vars=dict(bind_vars))
+        except exc.NotFoundError as err:
+            if _is_missing_jobs_collection(err):
+                return []
+            raise
+        return list(reply.data or [])
+
+
+# ---------------------------------------------------------------------------
+# Cron
+# ---------------------------------------------------------------------------
+
+_CRON_MACROS = frozenset(
+    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+)
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])}
+_DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
+#: (name, lowest, highest, names) for the five standard fields.
+_CRON_FIELDS: Tuple[Tuple[str, int, int, Mapping[str, int]], ...] = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, _MONTHS),
+    ("day of week", 0, 7, _DAYS),
+)
+_CRON_ITEM = re.compile(r"^(?P<range>\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:/(?P<step>\d+))?$")
+
+_NO_CRON = (
+    "the server has no cron scheduler (no driver command, no HTTP route, nothing "
+    "that runs on a schedule); run a scheduler in your application and call "
+    "client.jobs.enqueue(...) from it"
+)
+
+
+def validate_cron(schedule: str) -> str:
+    """Check a five-field cron expression (or an ``@daily``-style macro); return it.
+
+    Fields are minute, hour, day of month, month (1-12 or JAN-DEC) and day of
+    week (0-7 or SUN-SAT), each ``*``, a value, a range ``a-b`` or a list of
+    those, each optionally with a ``/step``.
+    """
+    if not isinstance(schedule, str) or not schedule.strip():
+        raise exc.ValidationError("schedule must be a non-empty cron expression")
+    text = schedule.strip()
+    if text.startswith("@"):
+        if text.lower() not in _CRON_MACROS:
+            raise exc.ValidationError(
+                f"unknown cron macro {text!r}; use one of {sorted(_CRON_MACROS)}"
+            )
+        return text
+    parts = text.split()
+    if len(parts) != 5:
+        raise exc.ValidationError(
+            f"cron expression {schedule!r} has {len(parts)} fields; expected 5 "
+            "(minute hour day-of-month month day-of-week)"
+        )
+    for part, (name, low, high, names) in zip(parts, _CRON_FIELDS):
+        for item in part.split(","):
+            match = _CRON_ITEM.match(item)
+            if not match:
+                raise exc.ValidationError(f"invalid {name} field {part!r} in {schedule!r}")
+            step = match.group("step")
+            if step is not None and int(step) == 0:
+                raise exc.ValidationError(f"step 0 in {name} field {part!r} of {schedule!r}")
+            bounds = match.group("range")
+            if bounds == "*":
+                continue
+            values = []
+            for token in bounds.split("-"):
+                if token.isdigit():
+                    value = int(token)
+                elif token.upper() in names:
+                    value = names[token.upper()]
+                else:
+                    raise exc.ValidationError(
+                        f"invalid {name} value {token!r} in {schedule!r}"
+                    )
+                if not low <= value <= high:
+                    raise exc.ValidationError(
+                        f"{name} value {token!r} in {schedule!r} is outside {low}-{high}"
+                    )
+                values.append(value)
+            if len(values) == 2 and values[0] > values[1]:
+                raise exc.ValidationError(
+                    f"{name} range {bounds!r} in {schedule!r} runs backwards"
+                )
+    return text
+
+
+class CronClient(SubClient):
+    """Scheduled jobs: checked here, then refused, because the server cannot run them."""
+
+    def list(self) -> List[JSON]:
+        """Refused: the server keeps no cron jobs."""
+        self._db  # noqa: B018 - same database check as every other call
+        raise unsupported("cron.list", _NO_CRON)
+
+    def create(
+        self,
+        name: str,
+        schedule: str,
+        script_path: str,
+        params: Optional[Mapping[str, Any]] = None,
+        description: Optional[str] = None,
+    ) -> JSON:
+        """Validate the definition (a malformed schedule is a ValidationError), then refuse."""
+        self._db  # noqa: B018
+        _key(name, "name")
+        validate_cron(schedule)
+        normalize_job_script_path(script_path)
+        if params is not None and not isinstance(params, Mapping):
+            raise exc.ValidationError("params must be a mapping")
+        raise unsupported("cron.create", _NO_CRON)
+
+    def get(self, cron_id: str) -> JSON:
+        """Refused: the server keeps no cron jobs."""
+        self._db  # noqa: B018
+        _key(cron_id, "cron_id")
+        raise unsupported("cron.get", _NO_CRON)
+
+    def update(self, cron_id: str, updates: Mapping[str, Any]) -> JSON:
+        """Validate the changes (a malformed schedule is a ValidationError), then refuse."""
+        self._db  # noqa: B018
+        _key(cron_id, "cron_id")
+        if not isinstance(updates, Mapping) or not updates:
+            raise exc.ValidationError("updates must be a non-empty mapping")
+        if "schedule" in updates:
+            validate_cron(updates["schedule"])
+        if "script_path" in updates:
+            normalize_job_script_path(updates["script_path"])
+        raise unsupported("cron.update", _NO_CRON)
+
+    def delete(self, cron_id: str) -> None:
+        """Refused: the server keeps no cron jobs."""
+        self._db  # noqa: B018
+        _key(cron_id, "cron_id")
+        raise unsupported("cron.delete", _NO_CRON)

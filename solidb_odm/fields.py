@@ -1,0 +1,71 @@
+"""Field markers used inside ``Annotated[...]``: indexes and references.
+
+::
+
+    class User(Document):
+        email: Annotated[str, Indexed(unique=True)]
+
+    class Post(Document):
+        author: Annotated[Optional[str], Reference("User")] = None
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional, Tuple, Type, Union
+
+if TYPE_CHECKING:
+    from .models import Document
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """Ask ``Database.sync()`` for a persistent index on this field.
+
+    ``with_fields`` makes a compound index (this field first).
+    """
+
+    unique: bool = False
+    sparse: bool = False
+    name: Optional[str] = None
+    with_fields: Tuple[str, ...] = ()
+
+
+class Reference:
+    """This field holds the ``_id`` of a document of another model.
+
+    Assigning a saved document stores its id. ``select_related`` and
+    ``prefetch_related`` load the targets; ``obj.get_related(name)`` reads them.
+    The target may be named by class or by class name (for forward references).
+    """
+
+    def __init__(self, target: Union[str, Type[Document]]) -> None:
+        self._target = target
+
+    @property
+    def target(self) -> Type[Document]:
+        if isinstance(self._target, str):
+            from .models import model_by_name
+
+            return model_by_name(self._target)
+        return self._target
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        """Accept a saved Document where the id is expected, and store its id."""
+        from pydantic_core import core_schema
+
+        from .models import _as_id
+
+        return core_schema.no_info_before_validator_function(_as_id, handler(source))
+
+    def __repr__(self) -> str:
+        name = self._target if isinstance(self._target, str) else self._target.__name__
+        return f"Reference({name})"
+
+
+def metadata_of(field_info: Any, kind: type) -> Any:
+    """The first marker of ``kind`` attached to a pydantic field, if any."""
+    for item in getattr(field_info, "metadata", ()):
+        if isinstance(item, kind):
+            return item
+    return None

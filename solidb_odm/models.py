@@ -1,0 +1,491 @@
+"""``Document`` and ``Edge``: Pydantic v2 models bound to collections.
+
+A model is an ordinary Pydantic model (validation on construction and on
+assignment) that also knows its collection. The server's system fields appear
+under Python-friendly names through aliases: ``key`` (``_key``), ``id``
+(``_id``), ``rev`` (``_rev``), and on edges ``from_`` (``_from``) and ``to``
+(``_to``).
+
+On the class, a field is a query expression (``User.age > 25``); on an
+instance, it is the value.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import typing
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Dict,
+    FrozenSet,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+    overload,
+)
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic._internal._model_construction import ModelMetaclass
+from pydantic_core import to_jsonable_python
+
+from . import exceptions as exc
+from . import names
+from .fields import Indexed, Reference, metadata_of
+from .query.expressions import F, Path
+
+if TYPE_CHECKING:
+    from .database import Database
+    from .query.queryset import Manager, QuerySet
+
+D = TypeVar("D", bound="Document")
+E = TypeVar("E", bound="Edge")
+
+SYSTEM_FIELDS = frozenset({"_key", "_id", "_rev"})
+#: Set by the server; never sent back.
+SERVER_FIELDS = frozenset({"_id", "_rev", "_created_at", "_updated_at"})
+
+_MODELS: Dict[str, Type[Document]] = {}
+
+
+def model_by_name(name: str) -> Type[Document]:
+    """A model class by its class name (for ``Reference("User")``)."""
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise exc.ValidationError(f"no Document model named {name!r} is defined") from None
+
+
+def default_collection_name(class_name: str) -> str:
+    """``BlogPost`` -> ``blog_post``: the collection a model uses unless its Meta says."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
+
+
+class ManagerDescriptor:
+    """``User.objects``: a manager bound to the class it is read from."""
+
+    @overload
+    def __get__(self, obj: None, owner: Type[D]) -> Manager[D]: ...
+
+    @overload
+    def __get__(self, obj: D, owner: Type[D]) -> Manager[D]: ...
+
+    def __get__(self, obj: Optional[D], owner: Type[D]) -> Manager[D]:
+        from .query.queryset import Manager
+
+        return Manager(owner)
+
+
+class DocumentMeta(ModelMetaclass):
+    """Adds the collection binding and class-level field expressions."""
+
+    def __new__(
+        mcs,
+        cls_name: str,
+        bases: Tuple[type, ...],
+        namespace: Dict[str, Any],
+        **kwargs: Any,
+    ) -> type:
+        cls = super().__new__(mcs, cls_name, bases, namespace, **kwargs)
+        meta = namespace.get("Meta")
+        abstract = bool(getattr(meta, "abstract", False)) or namespace.get("__odm_base__", False)
+        collection = getattr(meta, "collection", None) if meta is not None else None
+        if collection is None and not abstract:
+            inherited = getattr(cls, "__collection__", None)
+            parent_explicit = any(getattr(b, "__odm_explicit_collection__", False) for b in bases)
+            collection = inherited if parent_explicit and inherited else default_collection_name(
+                cls_name
+            )
+        if collection is not None:
+            cls.__collection__ = names.collection_name(collection)  # type: ignore[attr-defined]
+            cls.__odm_explicit_collection__ = meta is not None and hasattr(  # type: ignore[attr-defined]
+                meta, "collection"
+            )
+        cls.__odm_abstract__ = abstract  # type: ignore[attr-defined]
+        cls.__odm_bytes_fields__ = tuple(  # type: ignore[attr-defined]
+            (n, f.alias or n)
+            for n, f in getattr(cls, "__pydantic_fields__", {}).items()
+            if _is_bytes(f.annotation)
+        )
+        if not abstract:
+            _MODELS[cls_name] = cls
+        return cls
+
+    def __getattr__(cls, name: str) -> Any:
+        fields = cls.__dict__.get("__pydantic_fields__")
+        if fields and name in fields:
+            return F((fields[name].alias or name,))
+        return super().__getattr__(name)  # type: ignore[misc]
+
+
+def _is_bytes(annotation: Any) -> bool:
+    if annotation is bytes:
+        return True
+    args = typing.get_args(annotation)
+    return typing.get_origin(annotation) is Union and bytes in args
+
+
+class Document(BaseModel, metaclass=DocumentMeta):
+    """A JSON document in a collection, as a validated Pydantic model."""
+
+    __odm_base__ = True
+    __collection__: ClassVar[str]
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        validate_assignment=True,
+        extra="ignore",
+        ser_json_bytes="base64",
+        val_json_bytes="base64",
+    )
+
+    key: Optional[str] = Field(default=None, alias="_key")
+    id: Optional[str] = Field(default=None, alias="_id")
+    rev: Optional[str] = Field(default=None, alias="_rev")
+
+    objects: ClassVar[ManagerDescriptor] = ManagerDescriptor()
+
+    _odm_db: Any = PrivateAttr(default=None)
+    _odm_snapshot: Optional[Dict[str, Any]] = PrivateAttr(default=None)
+    _odm_loaded: Optional[FrozenSet[str]] = PrivateAttr(default=None)
+    _odm_related: Dict[str, Any] = PrivateAttr(default_factory=dict)
+    _odm_session: Any = PrivateAttr(default=None)
+    _odm_deleted: bool = PrivateAttr(default=False)
+
+    # -- model-level helpers ------------------------------------------------
+
+    @classmethod
+    def collection_name(cls) -> str:
+        name = getattr(cls, "__collection__", None)
+        if not name or cls.__dict__.get("__odm_base__") or getattr(cls, "__odm_abstract__", False):
+            raise exc.ValidationError(f"{cls.__name__} is abstract: it has no collection")
+        return str(name)
+
+    @classmethod
+    def is_edge(cls) -> bool:
+        return False
+
+    @classmethod
+    def wire_name(cls, name: str) -> str:
+        """The stored name of a field (its alias), given its Python name."""
+        field = cls.model_fields.get(name)
+        return (field.alias or name) if field is not None else name
+
+    @classmethod
+    def wire_path(cls, path: Path) -> Path:
+        """Translate a path of Python names to stored names, through nested models."""
+        out: List[Union[str, int]] = []
+        model: Any = cls
+        for segment in path:
+            if isinstance(segment, int) or model is None:
+                out.append(segment)
+                model = _inner_model(model, None) if isinstance(segment, int) else None
+                continue
+            fields = getattr(model, "model_fields", None)
+            if fields is None:
+                out.append(segment)
+                model = None
+                continue
+            field = fields.get(segment)
+            if field is None:
+                by_alias = [f for f in fields.values() if f.alias == segment]
+                field = by_alias[0] if by_alias else None
+                out.append(segment)
+            else:
+                out.append(field.alias or segment)
+            model = _inner_model(None, field.annotation) if field is not None else None
+        return tuple(out)
+
+    @classmethod
+    def database(cls) -> Database:
+        """The database this model uses unless a query says ``using(db)``."""
+        from .database import get_default_database
+
+        return get_default_database()
+
+    @classmethod
+    def indexes(cls) -> List[Tuple[str, List[str], Indexed]]:
+        """Declared indexes: (name, stored field names, options)."""
+        out: List[Tuple[str, List[str], Indexed]] = []
+        for name, field in cls.model_fields.items():
+            marker = metadata_of(field, Indexed)
+            if marker is None:
+                continue
+            wire = field.alias or name
+            fields = [wire, *(cls.wire_name(f) for f in marker.with_fields)]
+            index_name = marker.name or f"idx_{cls.collection_name()}_{'_'.join(fields)}"
+            out.append((index_name, fields, marker))
+        return out
+
+    @classmethod
+    def references(cls) -> Dict[str, Reference]:
+        out: Dict[str, Reference] = {}
+        for name, field in cls.model_fields.items():
+            marker = metadata_of(field, Reference)
+            if marker is not None:
+                out[name] = marker
+        return out
+
+    # -- wire format --------------------------------------------------------
+
+    @classmethod
+    def from_wire(cls: Type[D], data: Mapping[str, Any], db: Optional[Database] = None,
+                  loaded: Optional[FrozenSet[str]] = None) -> D:
+        """Build an instance from a stored document (what the server returned)."""
+        if cls.__odm_bytes_fields__:
+            data = dict(data)
+            for _, alias in cls.__odm_bytes_fields__:
+                value = data.get(alias)
+                if isinstance(value, str):
+                    data[alias] = base64.b64decode(value)
+        obj = cls.model_validate(data)
+        private = obj.__pydantic_private__
+        assert private is not None
+        private["_odm_db"] = db
+        private["_odm_snapshot"] = dict(data)
+        private["_odm_loaded"] = loaded
+        return obj
+
+    def to_wire(self, *, include_key: bool = True) -> Dict[str, Any]:
+        """The document as stored: stored names, JSON-compatible values."""
+        data: Dict[str, Any] = self.model_dump(
+            mode="json", by_alias=True, exclude={"id", "rev"}, round_trip=True
+        )
+        if not include_key or data.get("_key") is None:
+            data.pop("_key", None)
+        loaded = self.__pydantic_private__["_odm_loaded"] if self.__pydantic_private__ else None
+        if loaded is not None:
+            data = {k: v for k, v in data.items() if k in loaded or k == "_key"}
+        return data
+
+    def changed_fields(self) -> Dict[str, Any]:
+        """Stored fields whose value differs from what was last loaded or saved."""
+        snapshot = self._odm_snapshot
+        current = self.to_wire(include_key=False)
+        if snapshot is None:
+            return current
+        return {k: v for k, v in current.items() if k not in snapshot or snapshot[k] != v}
+
+    def _remember(self, stored: Mapping[str, Any], db: Optional[Database]) -> None:
+        """Take the server's system fields and treat the current state as saved."""
+        private = self.__pydantic_private__
+        assert private is not None
+        for attr, alias in (("key", "_key"), ("id", "_id"), ("rev", "_rev")):
+            if alias in stored:
+                object.__setattr__(self, attr, stored[alias])
+        if self.is_edge():
+            for attr, alias in (("from_", "_from"), ("to", "_to")):
+                if alias in stored:
+                    object.__setattr__(self, attr, stored[alias])
+        snapshot = dict(stored)
+        snapshot.update(self.to_wire(include_key=False))
+        private["_odm_snapshot"] = snapshot
+        private["_odm_deleted"] = False
+        if db is not None:
+            private["_odm_db"] = db
+
+    # -- identity -----------------------------------------------------------
+
+    @property
+    def is_persistent(self) -> bool:
+        """True once the document was loaded from or saved to the server."""
+        return self._odm_snapshot is not None and not self._odm_deleted
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Document):
+            return NotImplemented
+        if self.key is not None and other.key is not None:
+            return bool(
+                type(self).collection_name() == type(other).collection_name()
+                and self.key == other.key
+            )
+        return self is other
+
+    def __hash__(self) -> int:
+        if self.key is not None:
+            return hash((type(self).collection_name(), self.key))
+        return id(self)
+
+    # -- instance API -------------------------------------------------------
+
+    def _db(self, using: Optional[Database]) -> Database:
+        return using or self._odm_db or type(self).database()
+
+    def save(self, using: Optional[Database] = None) -> Any:
+        """Insert a new document, or write the fields that changed since it was loaded.
+
+        A document with a ``key`` that was never loaded is inserted, or fully
+        replaced if that key exists already.
+        """
+        session = self._odm_session
+        if session is not None and using is None:
+            session.add(self)
+            return self
+        db = self._db(using)
+        collection = type(self).collection_name()
+        if self.is_persistent and self.key is not None:
+            changes = self.changed_fields()
+            if not changes:
+                return self
+            stored = db.client._update(db.name, collection, self.key, changes, True)
+            self._remember(stored, db)
+            return self
+        document = self.to_wire()
+        try:
+            stored = db.client.insert(db.name, collection, document)
+        except exc.AlreadyExistsError:
+            if self.key is None:
+                raise
+            document.pop("_key", None)
+            stored = db.client._update(db.name, collection, self.key, document, False)
+        self._remember(stored, db)
+        return self
+
+    def insert(self, using: Optional[Database] = None) -> Any:
+        """Insert; never overwrites: an existing key raises ``UniqueViolationError``."""
+        db = self._db(using)
+        stored = db.client.insert(db.name, type(self).collection_name(), self.to_wire())
+        self._remember(stored, db)
+        return self
+
+    def update(self, using: Optional[Database] = None, **fields: Any) -> Any:
+        """Validate and write only ``fields`` (a partial update)."""
+        if self.key is None:
+            raise exc.ValidationError("update() needs a saved document (it has no key)")
+        for name, value in fields.items():
+            if name not in type(self).model_fields:
+                raise exc.ValidationError(f"{type(self).__name__} has no field {name!r}")
+            setattr(self, name, value)
+        wire = self.to_wire(include_key=False)
+        changes = {type(self).wire_name(n): wire.get(type(self).wire_name(n)) for n in fields}
+        db = self._db(using)
+        stored = db.client._update(db.name, type(self).collection_name(), self.key, changes, True)
+        self._remember(stored, db)
+        return self
+
+    def delete(self, using: Optional[Database] = None) -> None:
+        """Delete the document from its collection."""
+        session = self._odm_session
+        if session is not None and using is None:
+            session.delete(self)
+            return
+        if self.key is None:
+            raise exc.ValidationError("delete() needs a saved document (it has no key)")
+        db = self._db(using)
+        db.client.delete(db.name, type(self).collection_name(), self.key)
+        self.__pydantic_private__["_odm_deleted"] = True  # type: ignore[index]
+
+    def refresh(self, using: Optional[Database] = None) -> Any:
+        """Reload every field from the server."""
+        if self.key is None:
+            raise exc.ValidationError("refresh() needs a saved document (it has no key)")
+        db = self._db(using)
+        stored = db.client.get(db.name, type(self).collection_name(), self.key)
+        fresh = type(self).from_wire(stored, db)
+        for name in type(self).model_fields:
+            object.__setattr__(self, name, getattr(fresh, name))
+        private = self.__pydantic_private__
+        assert private is not None
+        private["_odm_snapshot"] = fresh._odm_snapshot
+        private["_odm_loaded"] = None
+        private["_odm_deleted"] = False
+        return self
+
+    def get_related(self, name: str, using: Optional[Database] = None) -> Optional[Document]:
+        """The document a ``Reference`` field points at (loaded once, then cached)."""
+        refs = type(self).references()
+        if name not in refs:
+            raise exc.ValidationError(f"{type(self).__name__}.{name} is not a Reference field")
+        related = self._odm_related
+        value = getattr(self, name)
+        cached = related.get(name)
+        if cached is not None and cached.id == value:
+            return cached  # type: ignore[no-any-return]
+        if value is None:
+            return None
+        target = refs[name].target
+        db = self._db(using)
+        rows = db.client.query(db.name, "RETURN DOCUMENT(@id)", {"id": value})
+        doc = target.from_wire(rows[0], db) if rows and rows[0] else None
+        related[name] = doc
+        return doc
+
+    # -- graphs -------------------------------------------------------------
+
+    def traverse(
+        self,
+        edge: Type[Edge],
+        target: Optional[Type[D]] = None,
+        *,
+        direction: str = "outbound",
+        min_depth: int = 1,
+        max_depth: int = 1,
+    ) -> QuerySet[Any]:
+        """Documents reachable from this one over ``edge`` (a lazy, filterable QuerySet)."""
+        if self.id is None:
+            raise exc.ValidationError("traverse() needs a saved document (it has no id)")
+        model: Type[Document] = target or type(self)
+        return model.objects.all().traverse(
+            self.id, edge, direction=direction, min_depth=min_depth, max_depth=max_depth
+        )
+
+    def outbound(self, edge: Type[Edge], target: Optional[Type[D]] = None,
+                 min_depth: int = 1, max_depth: int = 1) -> QuerySet[Any]:
+        return self.traverse(edge, target, direction="outbound",
+                             min_depth=min_depth, max_depth=max_depth)
+
+    def inbound(self, edge: Type[Edge], target: Optional[Type[D]] = None,
+                min_depth: int = 1, max_depth: int = 1) -> QuerySet[Any]:
+        return self.traverse(edge, target, direction="inbound",
+                             min_depth=min_depth, max_depth=max_depth)
+
+
+def _inner_model(model: Any, annotation: Any) -> Any:
+    """The pydantic model inside an annotation (``Optional[Address]``, ``list[Address]``)."""
+    candidates = [annotation] if annotation is not None else []
+    while candidates:
+        item = candidates.pop()
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return item
+        candidates.extend(typing.get_args(item))
+    return None
+
+
+def _as_id(value: Any) -> Any:
+    if isinstance(value, Document):
+        if value.id is None:
+            raise exc.ValidationError("a document must be saved before an edge can point at it")
+        return value.id
+    return value
+
+
+class Edge(Document):
+    """A document in an edge collection, linking ``from_`` to ``to`` (``_from``/``_to``)."""
+
+    __odm_base__ = True
+
+    from_: str = Field(alias="_from")
+    to: str = Field(alias="_to")
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _document_to_id(cls, value: Any) -> Any:
+        return _as_id(value)
+
+    @classmethod
+    def is_edge(cls) -> bool:
+        return True
+
+
+def jsonable(value: Any) -> Any:
+    """A Python value in the JSON form models store it in (datetimes, UUIDs, enums ...)."""
+    return to_jsonable_python(value)
+
+
+Document.model_rebuild()

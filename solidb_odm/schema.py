@@ -1,0 +1,59 @@
+"""Make the server match the models: collections, indexes, and optionally JSON schema."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Type
+
+from . import exceptions as exc
+
+if TYPE_CHECKING:
+    from .database import Database
+    from .models import Document
+
+
+def json_schema(model: Type[Document]) -> Dict[str, Any]:
+    """The model's JSON schema as stored documents look (stored names, system fields optional)."""
+    schema = model.model_json_schema(by_alias=True, mode="serialization")
+    properties = schema.setdefault("properties", {})
+    for system in ("_key", "_id", "_rev", "_created_at", "_updated_at"):
+        properties.pop(system, None)
+    schema["required"] = [r for r in schema.get("required", []) if not r.startswith("_")
+                          or r in ("_from", "_to")]
+    schema["additionalProperties"] = True
+    schema.pop("title", None)
+    return schema
+
+
+def sync_models(
+    db: Database, models: List[Type[Document]], *, push_schema: bool = False
+) -> Dict[str, List[str]]:
+    """Create what is missing; never drops or changes what exists. Returns what it created."""
+    client = db.client
+    created: Dict[str, List[str]] = {"collections": [], "indexes": [], "schemas": []}
+    existing = set(db.collection_names())
+    for model in models:
+        name = model.collection_name()
+        if name not in existing:
+            try:
+                client.create_collection(db.name, name, "edge" if model.is_edge() else None)
+                created["collections"].append(name)
+            except exc.AlreadyExistsError:
+                pass
+            existing.add(name)
+        have = {i.get("name") for i in client.list_indexes(db.name, name)}
+        for index_name, fields, marker in model.indexes():
+            if index_name in have:
+                continue
+            client.create_index(db.name, name, index_name, fields,
+                                unique=marker.unique, sparse=marker.sparse)
+            created["indexes"].append(f"{name}.{index_name}")
+        if push_schema:
+            client._call(
+                "set_collection_schema",
+                database=db.name,
+                collection=name,
+                schema={"name": f"{name}_schema", "schema": json_schema(model),
+                        "validation_mode": "strict"},
+            )
+            created["schemas"].append(name)
+    return created

@@ -1,0 +1,407 @@
+"""Frame limits, broken connections, timeouts and threads, against real servers.
+
+Servers that a test kills or restarts are private to that test (``own_server``);
+everything else uses the session's server.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+import msgpack
+import pytest
+
+from solidb_odm import Client, protocol
+from solidb_odm import exceptions as exc
+from solidb_odm.testing import SoliDBServer
+
+#: A read-only query that keeps the server busy for a few seconds.
+SLOW_QUERY = "FOR i IN 1..4000 LET s = SUM(FOR j IN 1..4000 RETURN i * j) FILTER s < 0 RETURN s"
+
+
+def raw_connection(server: SoliDBServer) -> socket.socket:
+    """A bare socket that has sent the magic; for checking what the server does."""
+    sock = socket.create_connection((server.host, server.port), timeout=10)
+    sock.sendall(protocol.MAGIC + protocol.encode_frame({"cmd": "ping"}))
+    assert read_frame(sock)["status"] == "pong"
+    return sock
+
+
+def read_frame(sock: socket.socket) -> Dict[str, Any]:
+    decoder = protocol.FrameDecoder()
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise EOFError("server closed the connection")
+        decoder.feed(chunk)
+        payload = decoder.next_payload()
+        if payload is not None:
+            return protocol.decode_payload(payload)
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    sock.settimeout(5)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def raw_auth(sock: socket.socket, server: SoliDBServer) -> None:
+    sock.sendall(
+        protocol.encode_frame(
+            {"cmd": "auth", "database": "_system", "username": server.username,
+             "password": server.password}
+        )
+    )
+    assert read_frame(sock)["status"] == "ok"
+
+
+# ---------------------------------------------------------------------------
+# Frame size limits
+# ---------------------------------------------------------------------------
+
+
+def test_oversized_request_is_refused_without_being_sent(
+    solidb_server: SoliDBServer, db: str
+) -> None:
+    client = solidb_server.client(pool_size=1)
+    try:
+        client.create_collection(db, "big")
+        [conn] = client._pool._idle
+        sent: List[int] = []
+        real_sock = conn._sock
+        assert real_sock is not None
+
+        class CountingSocket:
+            """Counts the bytes handed to the kernel; the server stays real."""
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real_sock, name)
+
+            def sendall(self, data: bytes) -> None:
+                sent.append(len(data))
+                real_sock.sendall(data)
+
+        conn._sock = CountingSocket()  # type: ignore[assignment]
+        blob = "x" * (protocol.MAX_MESSAGE_SIZE + 1)
+        with pytest.raises(exc.MessageTooLargeError, match="limit"):
+            client.insert(db, "big", {"blob": blob})
+        assert sent == []
+        # The same connection is still in the pool and still works.
+        assert client._pool._idle == [conn] and not conn.broken
+        assert client.insert(db, "big", {"small": 1})["small"] == 1
+        assert len(sent) == 1
+    finally:
+        client.close()
+
+
+def test_a_request_just_under_the_limit_goes_through(
+    solidb_client: Client, db: str, col: str
+) -> None:
+    blob = "y" * (4 * 1024 * 1024)
+    stored = solidb_client.insert(db, col, {"blob": blob})
+    assert len(solidb_client.get(db, col, stored["_key"])["blob"]) == len(blob)
+
+
+def test_unauthenticated_connection_has_a_64_kib_limit(solidb_server: SoliDBServer) -> None:
+    """Client side: before auth, frames over 64 KiB are refused before sending."""
+    with Client(solidb_server.host, solidb_server.port) as client:
+        with pytest.raises(exc.MessageTooLargeError):
+            client.auth("_system", "admin", "p" * (70 * 1024))
+        assert client.ping() > 0
+
+
+def test_server_refuses_a_large_frame_before_auth_and_hangs_up(
+    solidb_server: SoliDBServer,
+) -> None:
+    """Server fact: pre-auth frames over 64 KiB get MessageTooLarge, then EOF."""
+    sock = raw_connection(solidb_server)
+    with sock:
+        sock.sendall(struct.pack(">I", 64 * 1024 + 1))
+        response = read_frame(sock)
+        assert response == {"status": "error", "error": "MessageTooLarge"}
+        assert closed_by_peer(sock)
+
+
+def test_server_refuses_a_frame_over_16_mib_after_auth(solidb_server: SoliDBServer) -> None:
+    """Server fact: after auth the limit is 16 MiB; the header alone is judged."""
+    sock = raw_connection(solidb_server)
+    with sock:
+        raw_auth(sock, solidb_server)
+        sock.sendall(struct.pack(">I", protocol.MAX_MESSAGE_SIZE + 1))
+        response = read_frame(sock)
+        assert response == {"status": "error", "error": "MessageTooLarge"}
+        assert isinstance(protocol.error_from_server(response["error"]),
+                          exc.MessageTooLargeError)
+        assert closed_by_peer(sock)
+
+
+def test_server_answers_requests_in_order_on_one_socket(solidb_server: SoliDBServer) -> None:
+    """Server fact: no request ids; pipelined requests are answered FIFO."""
+    sock = raw_connection(solidb_server)
+    with sock:
+        raw_auth(sock, solidb_server)
+        frames = b"".join(
+            protocol.encode_frame({"cmd": "query", "database": "_system",
+                                   "sdbql": "RETURN @i", "bind_vars": {"i": i}})
+            for i in range(20)
+        )
+        sock.sendall(frames)
+        decoder = protocol.FrameDecoder()
+        answers: List[Any] = []
+        while len(answers) < 20:
+            decoder.feed(sock.recv(65536))
+            while (payload := decoder.next_payload()) is not None:
+                answers.append(protocol.decode_payload(payload)["data"])
+        assert answers == [[i] for i in range(20)]
+
+
+def test_server_rejects_non_map_requests_but_keeps_the_connection(
+    solidb_server: SoliDBServer,
+) -> None:
+    sock = raw_connection(solidb_server)
+    with sock:
+        payload = msgpack.packb(["ping"])
+        sock.sendall(struct.pack(">I", len(payload)) + payload)
+        response = read_frame(sock)
+        assert response["status"] == "error"
+        assert isinstance(protocol.error_from_server(response["error"]), exc.ProtocolError)
+        sock.sendall(protocol.encode_frame({"cmd": "ping"}))
+        assert read_frame(sock)["status"] == "pong"
+
+
+def test_magic_split_across_writes_is_not_the_driver(solidb_server: SoliDBServer) -> None:
+    """Server fact: the protocol is sniffed from one read; the magic must be one write."""
+    with socket.create_connection((solidb_server.host, solidb_server.port), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(protocol.MAGIC[:5])
+        time.sleep(0.3)
+        sock.sendall(protocol.MAGIC[5:] + protocol.encode_frame({"cmd": "ping"}))
+        sock.settimeout(5)
+        try:
+            data = sock.recv(4096)
+        except ConnectionResetError:
+            data = b""
+        # Routed to HTTP: an HTTP error or a hang-up, never a pong frame.
+        assert data == b"" or data.startswith(b"HTTP/")
+
+
+# ---------------------------------------------------------------------------
+# Broken connections, restarts, timeouts
+# ---------------------------------------------------------------------------
+
+
+def test_server_killed_mid_request_gives_connection_error_then_recovers(
+    own_server: SoliDBServer,
+) -> None:
+    client = own_server.client(timeout=20.0)
+    try:
+        client.create_database("crash")
+        client.create_collection("crash", "c")
+        client.insert("crash", "c", {"v": 1}, key="before")
+
+        outcome: Dict[str, Any] = {}
+
+        def slow() -> None:
+            started = time.monotonic()
+            try:
+                client.query("_system", SLOW_QUERY)
+                outcome["result"] = "finished"
+            except BaseException as err:
+                outcome["error"] = err
+            outcome["elapsed"] = time.monotonic() - started
+
+        worker = threading.Thread(target=slow)
+        worker.start()
+        time.sleep(0.5)
+        assert worker.is_alive(), "the slow query finished before the kill"
+        own_server.kill()
+        worker.join(15)
+        assert not worker.is_alive()
+        assert isinstance(outcome.get("error"), exc.ConnectionError), outcome
+        assert not isinstance(outcome["error"], exc.TimeoutError)
+        assert outcome["elapsed"] < 20.0
+
+        # While the server is down, calls fail fast with ConnectionError.
+        with pytest.raises(exc.ConnectionError):
+            client.get("crash", "c", "before")
+
+        own_server.start()  # same port, same data directory
+        assert client.get("crash", "c", "before")["v"] == 1
+        assert client.insert("crash", "c", {"v": 2}, key="after")["_key"] == "after"
+    finally:
+        client.close()
+
+
+def test_idle_pooled_connections_survive_a_restart(own_server: SoliDBServer) -> None:
+    """Dead idle sockets are noticed at checkout; reads and writes both go through."""
+    client = own_server.client(pool_size=4)
+    try:
+        client.create_database("r")
+        client.create_collection("r", "c")
+        own_server.restart()
+        assert client.insert("r", "c", {"v": 1}, key="k")["_key"] == "k"
+        assert client.get("r", "c", "k")["v"] == 1
+    finally:
+        client.close()
+
+
+def test_write_in_flight_is_not_retried(own_server: SoliDBServer) -> None:
+    """A write whose connection dies gets ConnectionError; it is never sent twice."""
+    client = own_server.client(pool_size=1)
+    try:
+        client.create_database("w")
+        client.create_collection("w", "c")
+        [conn] = client._pool._idle
+        real_request_frame = conn.request_frame
+
+        def die_after_sending(frame: bytes) -> Dict[str, Any]:
+            # The frame reaches the real server; then the server goes away
+            # before the answer is read.
+            assert conn._sock is not None
+            conn._sock.sendall(protocol.MAGIC + frame if not conn._magic_sent else frame)
+            conn._magic_sent = True
+            time.sleep(0.3)
+            own_server.kill()
+            return real_request_frame(b"")
+
+        conn.request_frame = die_after_sending  # type: ignore[method-assign]
+        with pytest.raises(exc.ConnectionError):
+            client.insert("w", "c", {"v": 1}, key="once")
+        own_server.start()
+        # The insert landed exactly once (the client did not repeat it).
+        assert client.get("w", "c", "once")["v"] == 1
+        assert client.collection_stats("w", "c")["document_count"] == 1
+    finally:
+        client.close()
+
+
+def test_request_timeout_closes_the_connection(solidb_server: SoliDBServer) -> None:
+    client = solidb_server.client(pool_size=1, timeout=0.3)
+    try:
+        [conn] = client._pool._idle
+        started = time.monotonic()
+        with pytest.raises(exc.TimeoutError):
+            client.query("_system", SLOW_QUERY)
+        assert time.monotonic() - started < 2.0
+        assert conn.broken and conn.closed
+        # The late answer can never be mistaken for the next one's.
+        assert client.query("_system", "RETURN 42") == [42]
+    finally:
+        client.close()
+
+
+def test_pool_checkout_times_out_when_every_connection_is_busy(
+    solidb_server: SoliDBServer, db: str
+) -> None:
+    client = solidb_server.client(pool_size=1, pool_timeout=0.2)
+    try:
+        tx_id = client.begin_transaction(db)  # pins the only connection
+        errors: List[BaseException] = []
+
+        def other_thread() -> None:
+            try:
+                client.ping()
+            except BaseException as err:
+                errors.append(err)
+
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join(5)
+        assert len(errors) == 1 and isinstance(errors[0], exc.TimeoutError)
+        client.rollback_transaction(tx_id)
+        assert client.ping() > 0
+    finally:
+        client.close()
+
+
+# ---------------------------------------------------------------------------
+# Threads
+# ---------------------------------------------------------------------------
+
+
+def test_eight_threads_get_the_answers_to_their_own_requests(
+    solidb_server: SoliDBServer, db: str
+) -> None:
+    """8 threads x 500 mixed operations on one Client; every answer is checked."""
+    client = solidb_server.client(pool_size=4)
+    client.create_collection(db, "t")
+    threads, per_thread = 8, 500
+    failures: List[str] = []
+    done = [0] * threads
+
+    def work(t: int) -> None:
+        try:
+            for i in range(per_thread):
+                key = f"t{t}-{i}"
+                op = i % 5
+                if op == 0:
+                    doc = client.insert(db, "t", {"t": t, "i": i}, key=key)
+                    assert doc["_key"] == key and doc["t"] == t and doc["i"] == i
+                elif op == 1:
+                    got = client.get(db, "t", f"t{t}-{i - 1}")
+                    assert got["t"] == t and got["i"] == i - 1, got
+                elif op == 2:
+                    client.update(db, "t", f"t{t}-{i - 2}", {"seen": i})
+                    got = client.get(db, "t", f"t{t}-{i - 2}")
+                    assert got["seen"] == i and got["t"] == t, got
+                elif op == 3:
+                    rows = client.query(db, "RETURN {t: @t, i: @i}", {"t": t, "i": i})
+                    assert rows == [{"t": t, "i": i}], rows
+                else:
+                    assert client.ping() > 0
+                done[t] += 1
+        except BaseException as err:
+            failures.append(f"thread {t}: {err!r}")
+
+    try:
+        workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(120)
+        assert failures == []
+        assert done == [per_thread] * threads
+        assert client.collection_stats(db, "t")["document_count"] == threads * per_thread // 5
+    finally:
+        client.close()
+
+
+def test_threads_with_transactions_do_not_leak_into_each_other(
+    solidb_server: SoliDBServer, db: str
+) -> None:
+    client = solidb_server.client(pool_size=6)
+    client.create_collection(db, "tx")
+    errors: List[BaseException] = []
+
+    def work(t: int, commit: bool) -> None:
+        try:
+            for round_ in range(10):
+                tx_id = client.begin_transaction(db)
+                for i in range(5):
+                    client.insert(db, "tx", {"t": t}, key=f"{t}-{round_}-{i}")
+                if commit:
+                    client.commit_transaction(tx_id)
+                else:
+                    client.rollback_transaction(tx_id)
+        except BaseException as err:
+            errors.append(err)
+
+    try:
+        workers = [threading.Thread(target=work, args=(t, t % 2 == 0)) for t in range(6)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+        assert errors == []
+        rows: Optional[List[Any]] = client.query(db, "FOR d IN tx RETURN d.t")
+        assert rows is not None
+        assert sorted(set(rows)) == [0, 2, 4]
+        assert len(rows) == 3 * 10 * 5
+    finally:
+        client.close()
