@@ -317,15 +317,25 @@ class Document(BaseModel, metaclass=DocumentMeta):
     def _db(self, using: Optional[Database]) -> Database:
         return using or self._odm_db or type(self).database()
 
+    def _session_for(self, using: Optional[Database]) -> Any:
+        """The session this object's writes go through, if any (its own, or the ``with``)."""
+        session = self._odm_session
+        if session is not None and (using is None or using is session.db):
+            return session
+        from .session import current_session
+
+        return current_session(self._db(using))
+
     def save(self, using: Optional[Database] = None) -> Any:
         """Insert a new document, or write the fields that changed since it was loaded.
 
         A document with a ``key`` that was never loaded is inserted, or fully
         replaced if that key exists already.
         """
-        session = self._odm_session
-        if session is not None and using is None:
+        session = self._session_for(using)
+        if session is not None:
             session.add(self)
+            session._flush_unless_nested()
             return self
         db = self._db(using)
         collection = type(self).collection_name()
@@ -362,6 +372,11 @@ class Document(BaseModel, metaclass=DocumentMeta):
             if name not in type(self).model_fields:
                 raise exc.ValidationError(f"{type(self).__name__} has no field {name!r}")
             setattr(self, name, value)
+        session = self._session_for(using)
+        if session is not None:
+            session.add(self)
+            session._flush_unless_nested()
+            return self
         wire = self.to_wire(include_key=False)
         changes = {type(self).wire_name(n): wire.get(type(self).wire_name(n)) for n in fields}
         db = self._db(using)
@@ -371,9 +386,10 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     def delete(self, using: Optional[Database] = None) -> None:
         """Delete the document from its collection."""
-        session = self._odm_session
-        if session is not None and using is None:
+        session = self._session_for(using)
+        if session is not None:
             session.delete(self)
+            session._flush_unless_nested()
             return
         if self.key is None:
             raise exc.ValidationError("delete() needs a saved document (it has no key)")

@@ -65,12 +65,15 @@ BULK_CHUNK_BYTES = 8 * 1024 * 1024
 
 
 class _Transaction:
-    __slots__ = ("conn", "database", "tx_id")
+    """An open server transaction and the connection it is pinned to."""
+
+    __slots__ = ("conn", "database", "lock", "tx_id")
 
     def __init__(self, tx_id: str, database: str, conn: Connection) -> None:
         self.tx_id = tx_id
         self.database = database
         self.conn = conn
+        self.lock = threading.Lock()  # one request at a time on the pinned socket
 
 
 class Client:
@@ -150,7 +153,8 @@ class Client:
 
     def _send_pinned(self, tx: _Transaction, message: Mapping[str, Any]) -> protocol.Reply:
         try:
-            response = tx.conn.request(message)
+            with tx.lock:
+                response = tx.conn.request(message)
         except exc.ConnectionError as err:
             self._forget_transaction(tx.tx_id)
             raise exc.ConnectionError(
@@ -455,14 +459,21 @@ class Client:
         return total
 
     def batch(
-        self, commands: Sequence[Mapping[str, Any]]
+        self, commands: Sequence[Mapping[str, Any]], *, tx_id: Optional[str] = None
     ) -> List[Union[protocol.Reply, exc.SoliDBError]]:
         """Run several commands in one round trip, in order, not atomically.
 
         Returns one item per command: its ``Reply``, or the error it raised.
-        Inside a transaction, document writes are staged in it.
+        Inside a transaction (this thread's, or the one named by ``tx_id``)
+        document writes are staged in it.
         """
-        tx = self._current_transaction()
+        if tx_id is not None:
+            with self._tx_lock:
+                tx = self._transactions.get(tx_id)
+            if tx is None:
+                raise exc.TransactionError(f"Transaction not found: {tx_id!r} is not open")
+        else:
+            tx = self._current_transaction()
         wrapped: List[Mapping[str, Any]] = []
         for item in commands:
             if tx is not None and item.get("cmd") in TRANSACTIONAL_COMMANDS:
@@ -549,7 +560,8 @@ class Client:
         if tx is None:
             raise exc.TransactionError(f"Transaction not found: {tx_id!r} is not open on this client")
         try:
-            response = tx.conn.request(protocol.command(cmd, tx_id=tx_id))
+            with tx.lock:
+                response = tx.conn.request(protocol.command(cmd, tx_id=tx_id))
         finally:
             self._forget_transaction(tx_id)
         protocol.interpret(response)

@@ -44,6 +44,7 @@ from .expressions import (
     Not,
     OrderBy,
     Predicate,
+    ShapeBuilder,
     lookups_to_predicate,
     split_path,
 )
@@ -98,6 +99,21 @@ class QuerySet(Generic[D]):
         if self._session is not None:
             return self._session.db  # type: ignore[no-any-return]
         return self.model.database()
+
+    def _active_session(self) -> Any:
+        """The session results go through: the QuerySet's own, or the thread's ``with``."""
+        if self._session is not None:
+            return self._session
+        from ..session import current_session
+
+        return current_session(self.db)
+
+    def _overlaid(self) -> Optional[List[Any]]:
+        """Objects with the session's unflushed/uncommitted changes applied, if it has any."""
+        session = self._active_session()
+        if session is None or not session._touches(self.model):
+            return None
+        return session._overlay(self)  # type: ignore[no-any-return]
 
     def using(self, db: Database) -> QuerySet[D]:
         """Run this query against another database."""
@@ -342,7 +358,7 @@ class QuerySet(Generic[D]):
         db = self.db
         model = self.model
         loaded = frozenset(self._projection[1]) if kind == "only" else None
-        session = self._session
+        session = self._active_session()
         out: List[Any] = []
         for row in rows:
             related = None
@@ -378,6 +394,25 @@ class QuerySet(Generic[D]):
             for obj in objs:
                 obj._odm_related[name] = found.get(getattr(obj, name))
 
+    def _project_objects(self, objs: List[Any]) -> List[Any]:
+        """Apply values()/values_list()/distinct to objects the session produced."""
+        if self._projection[0] != "values":
+            return objs
+        from ..session import _stored_view
+        from .evaluator import read_path
+
+        paths = self._projection[2]
+        rows = [{f"v{i}": read_path(_stored_view(o), p) for i, p in enumerate(paths)}
+                for o in objs]
+        out = self._hydrate(rows)
+        if self._distinct:
+            unique: List[Any] = []
+            for row in out:
+                if row not in unique:
+                    unique.append(row)
+            out = unique
+        return out
+
     def _fetch_all(self) -> List[Any]:
         if self._result_cache is None:
             self._result_cache = list(self.iterator())
@@ -389,6 +424,10 @@ class QuerySet(Generic[D]):
             return
         if chunk_size < 1:
             raise exc.ValidationError("chunk_size must be at least 1")
+        overlaid = self._overlaid()
+        if overlaid is not None:
+            yield from self._project_objects(overlaid)
+            return
         if self._distinct:
             rows = self._run(self.compile())
             yield from self._hydrate(rows[0] if rows else [])
@@ -473,6 +512,9 @@ class QuerySet(Generic[D]):
             return len(self._result_cache)
         if self._empty:
             return 0
+        overlaid = self._overlaid()
+        if overlaid is not None:
+            return len(self._project_objects(overlaid))
         compiled = compile_count(self._spec())
         rows = self._run(compiled)
         return int(rows[0]) if rows else 0
@@ -480,6 +522,9 @@ class QuerySet(Generic[D]):
     def exists(self) -> bool:
         if self._result_cache is not None:
             return bool(self._result_cache)
+        overlaid = self._overlaid()
+        if overlaid is not None:
+            return bool(overlaid)
         qs = self.values("key")[:1]
         return bool(qs._run(qs.compile()))
 
@@ -496,6 +541,7 @@ class QuerySet(Generic[D]):
         named.update(kwargs)
         if not named:
             raise exc.ValidationError("aggregate() needs at least one aggregate")
+        self._refuse_with_pending("aggregate()")
         items = list(named.items())
         aggregates = [(f"a{i}", a.func, a.expression) for i, (_, a) in enumerate(items)]
         compiled = compile_aggregate(self._spec(), [], aggregates)
@@ -513,6 +559,7 @@ class QuerySet(Generic[D]):
             raise exc.ValidationError("annotate() groups by values(...): call values() first")
         if not aggregates:
             raise exc.ValidationError("annotate() needs at least one aggregate")
+        self._refuse_with_pending("annotate()")
         keys = self._values_keys
         paths = self._projection[2]
         groups = [(f"g{i}", F(p)) for i, p in enumerate(paths)]
@@ -539,6 +586,14 @@ class QuerySet(Generic[D]):
             out.append(item)
         return out
 
+    def _refuse_with_pending(self, what: str) -> None:
+        session = self._active_session()
+        if session is not None and session._touches(self.model):
+            raise exc.SessionError(
+                f"{what} runs on the server, which cannot see this session's uncommitted "
+                f"changes to {self.model.__name__}: commit first"
+            )
+
     # -- writes -------------------------------------------------------------------------
 
     def update(self, **fields: Any) -> int:
@@ -547,6 +602,9 @@ class QuerySet(Generic[D]):
         Values may be F expressions: ``update(views=F("views") + 1)``.
         """
         self._check_not_sliced("update")
+        session = self._active_session()
+        if session is not None:
+            return self._update_in_session(session, fields)
         changes = {self.model.wire_name(k): v for k, v in fields.items()}
         for name, value in fields.items():
             if name in ("key", "id", "rev", "_key", "_id", "_rev"):
@@ -560,8 +618,34 @@ class QuerySet(Generic[D]):
     def delete(self) -> int:
         """Delete every matching document in one statement; returns how many."""
         self._check_not_sliced("delete")
+        session = self._active_session()
+        if session is not None:
+            objs = list(self)
+            for obj in objs:
+                session.delete(obj)
+            return len(objs)
         compiled = compile_delete(self._spec())
         return len(self._run(compiled))
+
+    def _update_in_session(self, session: Any, fields: Mapping[str, Any]) -> int:
+        """The server refuses a writing query inside a transaction: change the objects instead.
+
+        Every matching object is loaded into the session and changed there;
+        the writes are staged at the next flush, atomically with the rest.
+        """
+        from ..session import _stored_view
+        from .evaluator import eval_expr
+
+        objs = list(self)
+        for obj in objs:
+            view = _stored_view(obj)
+            for name, value in fields.items():
+                if isinstance(value, Expression):
+                    builder = ShapeBuilder(self.model.wire_path)
+                    shape = value.shape(builder)
+                    value = eval_expr(shape, view, builder.values)
+                setattr(obj, name, value)
+        return len(objs)
 
     def explain(self) -> Dict[str, Any]:
         """The server's plan for this query."""

@@ -281,7 +281,7 @@ class CronClient(SubClient):
 
     def list(self) -> List[JSON]:
         """Refused: the server keeps no cron jobs."""
-        self._db  # noqa: B018 - same database check as every other call
+        self._client._require_database()
         raise unsupported("cron.list", _NO_CRON)
 
     def create(
@@ -293,7 +293,7 @@ class CronClient(SubClient):
         description: Optional[str] = None,
     ) -> JSON:
         """Validate the definition (a malformed schedule is a ValidationError), then refuse."""
-        self._db  # noqa: B018
+        self._client._require_database()
         _key(name, "name")
         validate_cron(schedule)
         normalize_job_script_path(script_path)
@@ -303,13 +303,13 @@ class CronClient(SubClient):
 
     def get(self, cron_id: str) -> JSON:
         """Refused: the server keeps no cron jobs."""
-        self._db  # noqa: B018
+        self._client._require_database()
         _key(cron_id, "cron_id")
         raise unsupported("cron.get", _NO_CRON)
 
     def update(self, cron_id: str, updates: Mapping[str, Any]) -> JSON:
         """Validate the changes (a malformed schedule is a ValidationError), then refuse."""
-        self._db  # noqa: B018
+        self._client._require_database()
         _key(cron_id, "cron_id")
         if not isinstance(updates, Mapping) or not updates:
             raise exc.ValidationError("updates must be a non-empty mapping")
@@ -321,6 +321,6 @@ class CronClient(SubClient):
 
     def delete(self, cron_id: str) -> None:
         """Refused: the server keeps no cron jobs."""
-        self._db  # noqa: B018
+        self._client._require_database()
         _key(cron_id, "cron_id")
         raise unsupported("cron.delete", _NO_CRON)

@@ -159,7 +159,7 @@ class ScriptsClient(SubClient):
                 f"{sorted(UPDATABLE_FIELDS)}"
             )
         current = self.get(script_id)
-        merged = {field: current.get(field) for field in UPDATABLE_FIELDS}
+        merged: JSON = {field: current.get(field) for field in UPDATABLE_FIELDS}
         merged.update(updates)
         body: JSON = {
             "name": _non_empty(merged["name"], "name"),

@@ -1,0 +1,165 @@
+"""``client.collections_mgmt``: maintenance, statistics, JSON schema, export and import.
+
+All of it runs over the driver. Two reference calls need a little more than
+one command on the pinned server: ``set_schema`` wraps the JSON Schema in the
+``{"name", "schema", "validation_mode"}`` record the driver expects, and
+``import_data`` creates a missing target collection (as the server's HTTP
+import does) and sends large imports in frames under the size limit.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+
+from ... import exceptions as exc
+from ..client import BULK_CHUNK_BYTES, _chunks_by_size
+from ._base import SubClient
+
+JSON = Dict[str, Any]
+
+EXPORT_FORMATS = ("json", "jsonl")
+VALIDATION_MODES = ("strict", "lenient", "off")
+
+
+def _name(collection: Any) -> str:
+    if not isinstance(collection, str) or not collection:
+        raise exc.ValidationError("collection must be a non-empty string")
+    return collection
+
+
+def _format(format: str) -> str:
+    if format not in EXPORT_FORMATS:
+        raise exc.ValidationError(f"format must be one of {list(EXPORT_FORMATS)}, got {format!r}")
+    return format
+
+
+def _documents(data: Union[str, bytes, Iterable[Mapping[str, Any]]], format: str) -> List[JSON]:
+    """The documents in ``data``: a list of maps for json, NDJSON text for jsonl."""
+    if format == "jsonl":
+        if isinstance(data, bytes):
+            data = data.decode("utf-8")
+        if not isinstance(data, str):
+            raise exc.ValidationError("jsonl data must be text with one JSON document per line")
+        docs = []
+        for number, line in enumerate(data.splitlines(), 1):
+            if line.strip():
+                try:
+                    docs.append(json.loads(line))
+                except ValueError as err:
+                    raise exc.ValidationError(f"line {number} is not JSON: {err}") from err
+    else:
+        if isinstance(data, (str, bytes)):
+            try:
+                data = json.loads(data)
+            except ValueError as err:
+                raise exc.ValidationError(f"json data does not parse: {err}") from err
+        if isinstance(data, Mapping):
+            data = [data]
+        docs = list(data)
+    for doc in docs:
+        if not isinstance(doc, Mapping):
+            raise exc.ValidationError(f"every document must be a JSON object, got {doc!r:.80}")
+    return [dict(d) for d in docs]
+
+
+class CollectionsMgmtClient(SubClient):
+    """Collection maintenance in the current database."""
+
+    def truncate(self, collection: str) -> None:
+        """Delete every document of the collection, keeping its indexes and schema."""
+        self._call("truncate_collection", database=self._db, collection=_name(collection))
+
+    def compact(self, collection: str) -> None:
+        """Reclaim disk space of deleted and overwritten documents."""
+        self._call("compact_collection", database=self._db, collection=_name(collection))
+
+    def repair(self, collection: str) -> JSON:
+        """Check and fix the collection's shard bookkeeping; returns ``{"status", "report"}``."""
+        return dict(self._data("repair_collection", database=self._db,
+                               collection=_name(collection)) or {})
+
+    def stats(self, collection: str) -> JSON:
+        """Document count and disk usage of the collection."""
+        return dict(self._data("collection_stats", database=self._db,
+                               name=_name(collection)) or {})
+
+    def set_schema(
+        self,
+        collection: str,
+        schema: Mapping[str, Any],
+        *,
+        validation_mode: str = "strict",
+    ) -> None:
+        """Validate documents against a JSON Schema from now on.
+
+        ``"strict"`` refuses invalid documents (SchemaValidationError),
+        ``"lenient"`` stores them and logs a warning, ``"off"`` keeps the
+        schema without enforcing it.
+        """
+        if not isinstance(schema, Mapping):
+            raise exc.ValidationError("schema must be a JSON Schema object")
+        if validation_mode not in VALIDATION_MODES:
+            raise exc.ValidationError(
+                f"validation_mode must be one of {list(VALIDATION_MODES)}, got {validation_mode!r}"
+            )
+        name = _name(collection)
+        self._call(
+            "set_collection_schema",
+            database=self._db,
+            collection=name,
+            schema={"name": name, "schema": dict(schema), "validation_mode": validation_mode},
+        )
+
+    def get_schema(self, collection: str) -> Optional[JSON]:
+        """``{"name", "schema", "validation_mode"}``, or None when there is no schema."""
+        data = self._data("get_collection_schema", database=self._db,
+                          collection=_name(collection))
+        return dict(data) if data else None
+
+    def delete_schema(self, collection: str) -> None:
+        """Stop validating the collection's documents."""
+        self._call("delete_collection_schema", database=self._db, collection=_name(collection))
+
+    def export(self, collection: str, format: str = "json") -> Union[List[JSON], str]:
+        """Every document, system fields included: a list (json) or NDJSON text (jsonl).
+
+        The server sends the export as one reply, so a collection of more
+        than about 16 MiB is refused with a ServerError; page through it with
+        ``client.list`` or an SDBQL query instead.
+        """
+        fmt = _format(format)
+        docs = list(self._data("export_collection", database=self._db,
+                               collection=_name(collection)) or [])
+        if fmt == "jsonl":
+            return "".join(json.dumps(doc, ensure_ascii=False) + "\n" for doc in docs)
+        return docs
+
+    def import_data(
+        self,
+        collection: str,
+        data: Union[str, bytes, Iterable[Mapping[str, Any]]],
+        format: str = "json",
+    ) -> int:
+        """Insert exported documents (keys kept); returns how many were imported.
+
+        The collection is created when it does not exist. Documents whose key
+        exists already make the import fail. Imports larger than about 8 MiB
+        go in several frames, each atomic on its own.
+        """
+        name = _name(collection)
+        docs = _documents(data, _format(format))
+        db = self._db
+        if not docs:
+            return 0
+        if name not in set(self._data("list_collections", database=db) or []):
+            try:
+                self._call("create_collection", database=db, name=name)
+            except exc.AlreadyExistsError:
+                pass  # created meanwhile: just as good
+        total = 0
+        for chunk in _chunks_by_size(docs, BULK_CHUNK_BYTES):
+            reply = self._call("import_collection", database=db, collection=name,
+                               documents=chunk)
+            total += int(reply.count or 0)
+        return total

@@ -1,0 +1,641 @@
+"""The unit of work: ``with db.session() as session:`` and ``atomic()``.
+
+A session keeps one Python object per stored document (the identity map),
+notices what changed on each (field by field, including in-place changes to
+lists, dicts and nested models), and writes all of it inside one server
+transaction:
+
+- ``with`` begins a server transaction; leaving the block commits it, and
+  an exception anywhere in the block rolls it back: none of its writes land;
+- ``flush()`` stages the pending inserts, updates and deletes in the
+  transaction in ONE round trip (documents before the edges pointing at them,
+  deletes last); commit applies everything as one atomic batch on the server;
+- another connection never sees staged writes (read committed);
+- optimistic concurrency: a document the session updates or deletes must
+  still have the revision (``_rev``) it was loaded with; otherwise the flush
+  or the commit raises ``ConflictError`` and nothing is written.
+
+The server's reads see committed data only, so a session overlays its own
+pending changes on query results (``session.query(Model)``) in Python.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import threading
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+    cast,
+)
+
+from . import exceptions as exc
+from . import protocol
+from .models import Document
+from .query.evaluator import matcher, order_documents
+from .query.queryset import QuerySet
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from .database import Database
+
+D = TypeVar("D", bound=Document)
+F = TypeVar("F", bound=Callable[..., Any])
+Identity = Tuple[str, str]
+
+#: Each flush frame stays well under the 16 MiB protocol limit.
+FLUSH_CHUNK_BYTES = 8 * 1024 * 1024
+
+_local = threading.local()
+
+
+class ObjectState(str, enum.Enum):
+    """Where an object stands relative to a session (see ``Session.state``)."""
+
+    TRANSIENT = "transient"  # not in any session, never saved
+    PENDING = "pending"  # added, will be inserted at the next flush
+    PERSISTENT = "persistent"  # in the identity map, no unsaved changes
+    DIRTY = "dirty"  # in the identity map, with changes not yet flushed
+    DELETED = "deleted"  # marked for deletion (or deleted in this transaction)
+    DETACHED = "detached"  # was saved, but this session does not track it
+
+
+def current_session(db: Optional[Database] = None) -> Optional[Session]:
+    """The innermost session opened with ``with`` in this thread (for ``db``, if given)."""
+    for session in reversed(getattr(_local, "stack", [])):
+        if db is None or session.db is db:
+            return cast(Session, session)
+    return None
+
+
+class Session:
+    """A unit of work over one database; see the module docstring."""
+
+    def __init__(self, db: Database, *, optimistic: bool = True) -> None:
+        self.db = db
+        self.optimistic = optimistic
+        self._identity: Dict[Identity, Document] = {}
+        self._new: Dict[int, Document] = {}
+        self._deleted: Dict[Identity, Document] = {}
+        #: committed revision each tracked document was loaded with
+        self._base_rev: Dict[Identity, Optional[str]] = {}
+        #: inserted in the open transaction, not committed yet
+        self._staged_inserts: Dict[Identity, Document] = {}
+        self._staged_deletes: Dict[Identity, Document] = {}
+        self._tx_id: Optional[str] = None
+        self._failed = False
+        self._savepoints: List[Dict[str, Any]] = []
+        self._closed = False
+
+    # -- context management --------------------------------------------------
+
+    def __enter__(self) -> Session:
+        self.begin()
+        stack = getattr(_local, "stack", [])
+        _local.stack = [*stack, self]
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc_value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        stack: List[Session] = getattr(_local, "stack", [])
+        if stack and stack[-1] is self:
+            stack.pop()
+        try:
+            if exc_type is None:
+                self.commit()
+            else:
+                self.rollback()
+        finally:
+            self.close()
+
+    def begin(self) -> Session:
+        """Open the server transaction (``with`` does this for you)."""
+        self._check_open()
+        if self._tx_id is None:
+            self._tx_id = self.db.client.begin_transaction(self.db.name)
+            self._failed = False
+        return self
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._tx_id is not None
+
+    def close(self) -> None:
+        """Roll back anything uncommitted and detach every object."""
+        if self._tx_id is not None:
+            self.rollback()
+        for obj in self._all_tracked():
+            obj.__pydantic_private__["_odm_session"] = None  # type: ignore[index]
+        self._identity.clear()
+        self._new.clear()
+        self._deleted.clear()
+        self._base_rev.clear()
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise exc.SessionError("this session is closed")
+
+    def _all_tracked(self) -> Iterator[Document]:
+        yield from self._identity.values()
+        yield from self._new.values()
+        yield from self._deleted.values()
+
+    # -- identity map ------------------------------------------------------------
+
+    @staticmethod
+    def _identity_of(obj: Document) -> Optional[Identity]:
+        if obj.key is None:
+            return None
+        return (type(obj).collection_name(), obj.key)
+
+    def _adopt(self, obj: D) -> D:
+        """Register a freshly loaded object; an object already tracked wins."""
+        ident = self._identity_of(obj)
+        if ident is None:
+            return obj
+        if ident in self._deleted or ident in self._staged_deletes:
+            return obj  # the caller filters these out
+        existing = self._identity.get(ident)
+        if existing is not None:
+            return cast(D, existing)
+        self._identity[ident] = obj
+        self._base_rev.setdefault(ident, obj.rev)
+        obj.__pydantic_private__["_odm_session"] = self  # type: ignore[index]
+        return obj
+
+    def get(self, model: Type[D], key: str) -> Optional[D]:
+        """The document with this key (one object per key in this session), or None."""
+        self._check_open()
+        ident = (model.collection_name(), key)
+        if ident in self._deleted or ident in self._staged_deletes:
+            return None
+        tracked = self._identity.get(ident)
+        if tracked is not None:
+            return cast(D, tracked)
+        for obj in self._new.values():
+            if isinstance(obj, model) and obj.key == key:
+                return obj
+        try:
+            row = self.db.client.get(self.db.name, model.collection_name(), key)
+        except exc.NotFoundError:
+            return None
+        return self._adopt(model.from_wire(row, self.db))
+
+    def add(self, obj: Document) -> None:
+        """Track ``obj``: a new one is inserted at the next flush."""
+        self._check_open()
+        owner = obj._odm_session
+        if owner is not None and owner is not self:
+            raise exc.SessionError("this object belongs to another session; expunge it first")
+        ident = self._identity_of(obj)
+        if obj.is_persistent and ident is not None:
+            if ident in self._identity and self._identity[ident] is not obj:
+                raise exc.SessionError(
+                    f"another object for {ident[0]}/{ident[1]} is already in this session"
+                )
+            self._identity[ident] = obj
+            self._base_rev.setdefault(ident, obj.rev)
+        else:
+            self._new[id(obj)] = obj
+        obj.__pydantic_private__["_odm_session"] = self  # type: ignore[index]
+
+    def add_all(self, objs: List[Document]) -> None:
+        for obj in objs:
+            self.add(obj)
+
+    def delete(self, obj: Document) -> None:
+        """Delete ``obj`` at the next flush (deletes go last)."""
+        self._check_open()
+        if id(obj) in self._new:
+            del self._new[id(obj)]
+            obj.__pydantic_private__["_odm_session"] = None  # type: ignore[index]
+            return
+        ident = self._identity_of(obj)
+        if ident is None or not obj.is_persistent:
+            raise exc.SessionError("only a saved document can be deleted")
+        self._identity.pop(ident, None)
+        self._base_rev.setdefault(ident, obj.rev)
+        self._deleted[ident] = obj
+        obj.__pydantic_private__["_odm_session"] = self  # type: ignore[index]
+
+    def expunge(self, obj: Document) -> None:
+        """Stop tracking ``obj`` (its unflushed changes are forgotten by the session)."""
+        self._new.pop(id(obj), None)
+        ident = self._identity_of(obj)
+        if ident is not None:
+            if self._identity.get(ident) is obj:
+                del self._identity[ident]
+            if self._deleted.get(ident) is obj:
+                del self._deleted[ident]
+            self._base_rev.pop(ident, None)
+        obj.__pydantic_private__["_odm_session"] = None  # type: ignore[index]
+
+    def refresh(self, obj: Document) -> None:
+        """Reload ``obj`` from committed data, dropping its unflushed changes."""
+        obj.refresh(using=self.db)
+        ident = self._identity_of(obj)
+        if ident is not None:
+            self._base_rev[ident] = obj.rev
+
+    def state(self, obj: Document) -> ObjectState:
+        """TRANSIENT, PENDING, PERSISTENT, DIRTY, DELETED or DETACHED."""
+        if id(obj) in self._new:
+            return ObjectState.PENDING
+        ident = self._identity_of(obj)
+        if ident is not None:
+            if self._deleted.get(ident) is obj or self._staged_deletes.get(ident) is obj:
+                return ObjectState.DELETED
+            if self._identity.get(ident) is obj:
+                return ObjectState.DIRTY if obj.changed_fields() else ObjectState.PERSISTENT
+        if obj._odm_deleted:
+            return ObjectState.DELETED
+        return ObjectState.DETACHED if obj.is_persistent else ObjectState.TRANSIENT
+
+    @property
+    def dirty(self) -> List[Document]:
+        return [o for o in self._identity.values() if o.changed_fields()]
+
+    @property
+    def new(self) -> List[Document]:
+        return list(self._new.values())
+
+    @property
+    def deleted(self) -> List[Document]:
+        return list(self._deleted.values())
+
+    # -- queries -------------------------------------------------------------------
+
+    def query(self, model: Type[D]) -> QuerySet[D]:
+        """A QuerySet whose results come through this session (and see its changes)."""
+        self._check_open()
+        qs: QuerySet[D] = model.objects.using(self.db)
+        qs._session = self
+        return qs
+
+    def _touches(self, model: Type[Document]) -> bool:
+        """Does the session hold changes the server's reads cannot see yet?"""
+        name = model.collection_name()
+        if any(isinstance(o, model) for o in self._new.values()):
+            return True
+        for ident in (*self._deleted, *self._staged_deletes, *self._staged_inserts):
+            if ident[0] == name:
+                return True
+        return any(
+            ident[0] == name and (obj.changed_fields() or obj.rev != self._base_rev.get(ident))
+            for ident, obj in self._identity.items()
+        )
+
+    def _overlay(self, qs: QuerySet[Any]) -> List[Any]:
+        """Run ``qs`` on committed data, then apply this session's changes in Python."""
+        model = qs.model
+        base = qs._clone()
+        base._session = None
+        base._offset = base._limit = None
+        base._projection = ("doc",)
+        base._distinct = False
+        base._only = None
+        server_objs = list(base.iterator())
+        matches = matcher(qs._where, model.wire_path) if qs._where else (lambda _d: True)
+        seen: Dict[int, Document] = {}
+        for obj in server_objs:
+            ident = self._identity_of(obj)
+            if ident is not None and (ident in self._deleted or ident in self._staged_deletes):
+                continue
+            obj = self._adopt(obj)
+            seen[id(obj)] = obj
+        candidates: List[Document] = list(seen.values())
+        for obj in [*self._identity.values(), *self._new.values(),
+                    *self._staged_inserts.values()]:
+            if isinstance(obj, model) and id(obj) not in seen:
+                ident = self._identity_of(obj)
+                if ident is not None and (ident in self._deleted or ident in self._staged_deletes):
+                    continue
+                seen[id(obj)] = obj
+                candidates.append(obj)
+        kept = [o for o in candidates if matches(_stored_view(o))]
+        if qs._order:
+            kept = order_documents(kept, qs._order, model.wire_path, _stored_view)
+        start = qs._offset or 0
+        stop = None if qs._limit is None else start + qs._limit
+        return kept[start:stop]
+
+    # -- writing ---------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Stage every pending change in the server transaction, in one round trip."""
+        self._check_open()
+        if self._savepoints:
+            raise exc.SessionError(
+                "cannot flush inside begin_nested(): the server has no savepoints, so "
+                "staged writes could not be undone by the nested block"
+            )
+        if self._failed:
+            raise exc.SessionError("a flush failed in this transaction: roll it back first")
+        self.begin()
+        plan = self._plan()
+        if not plan:
+            return
+        commands = [command for command, _, _ in plan]
+        check = self._revision_check(plan)
+        if check is not None:
+            commands.append(check)
+        try:
+            results = self._send(commands)
+        except BaseException:
+            self._failed = True
+            raise
+        errors = [r for r in results[: len(plan)] if isinstance(r, exc.SoliDBError)]
+        if errors:
+            self._failed = True
+            raise errors[0]
+        if check is not None:
+            self._verify_revisions(plan, results[-1])
+        for (_, action, obj), reply in zip(plan, results):
+            assert isinstance(reply, protocol.Reply)
+            self._after_flush(action, obj, reply)
+
+    def _flush_unless_nested(self) -> None:
+        """``obj.save()`` in a session writes at once, except inside a savepoint."""
+        if not self._savepoints:
+            self.flush()
+
+    def _plan(self) -> List[Tuple[Dict[str, Any], str, Document]]:
+        """(command, action, object) in flush order: documents, edges, updates, deletes."""
+        db = self.db.name
+        inserts = sorted(self._new.values(), key=lambda o: type(o).is_edge())
+        plan: List[Tuple[Dict[str, Any], str, Document]] = []
+        for obj in inserts:
+            plan.append((protocol.command("insert", database=db,
+                                          collection=type(obj).collection_name(),
+                                          document=obj.to_wire()), "insert", obj))
+        for ident, obj in self._identity.items():
+            changes = obj.changed_fields()
+            if changes:
+                plan.append((protocol.command("update", database=db, collection=ident[0],
+                                              key=ident[1], document=changes, merge=True),
+                             "update", obj))
+        deletes = sorted(self._deleted.items(), key=lambda item: not type(item[1]).is_edge())
+        for ident, obj in deletes:
+            plan.append((protocol.command("delete", database=db, collection=ident[0],
+                                          key=ident[1]), "delete", obj))
+        return plan
+
+    def _revision_check(self, plan: List[Tuple[Dict[str, Any], str, Document]]
+                        ) -> Optional[Dict[str, Any]]:
+        """A read of the committed revisions of what this flush updates or deletes.
+
+        It runs after the staged writes in the same frame; together with the
+        server's own check at commit it covers the whole time since loading.
+        """
+        if not self.optimistic:
+            return None
+        ids = sorted({f"{c['collection']}/{c['key']}" for c, action, _ in plan
+                      if action in ("update", "delete")})
+        if not ids:
+            return None
+        return protocol.command(
+            "query", database=self.db.name,
+            sdbql="FOR i IN @ids LET x = DOCUMENT(i) RETURN [i, x == null ? null : x._rev]",
+            bind_vars={"ids": ids}, cache=False,
+        )
+
+    def _verify_revisions(self, plan: List[Tuple[Dict[str, Any], str, Document]],
+                          reply: Any) -> None:
+        if isinstance(reply, exc.SoliDBError):
+            self._failed = True
+            raise reply
+        current = {row[0]: row[1] for row in (reply.data or [])}
+        for command, action, _obj in plan:
+            if action not in ("update", "delete"):
+                continue
+            ident = (command["collection"], command["key"])
+            expected = self._base_rev.get(ident)
+            found = current.get(f"{ident[0]}/{ident[1]}")
+            if expected is not None and found != expected:
+                self._failed = True
+                what = "was deleted" if found is None else "was changed"
+                raise exc.ConflictError(
+                    f"{ident[0]}/{ident[1]} {what} by someone else since this session loaded it "
+                    f"(revision {expected!r}, now {found!r}); nothing was written"
+                )
+
+    def _send(self, commands: List[Dict[str, Any]]) -> List[Any]:
+        from .client.client import _chunks_by_size
+
+        assert self._tx_id is not None
+        results: List[Any] = []
+        for chunk in _chunks_by_size(commands, FLUSH_CHUNK_BYTES):
+            results.extend(self.db.client.batch(chunk, tx_id=self._tx_id))
+        return results
+
+    def _after_flush(self, action: str, obj: Document, reply: protocol.Reply) -> None:
+        if action == "delete":
+            ident = self._identity_of(obj)
+            assert ident is not None
+            self._deleted.pop(ident, None)
+            self._staged_deletes[ident] = obj
+            obj.__pydantic_private__["_odm_deleted"] = True  # type: ignore[index]
+            return
+        stored = reply.data if isinstance(reply.data, dict) else {}
+        obj._remember(stored, self.db)
+        ident = self._identity_of(obj)
+        assert ident is not None
+        if action == "insert":
+            self._new.pop(id(obj), None)
+            self._identity[ident] = obj
+            self._staged_inserts[ident] = obj
+            self._base_rev[ident] = None  # nobody else has seen it: nothing to check
+
+    def commit(self) -> None:
+        """Flush, then commit the transaction: all of it lands, or none of it."""
+        self._check_open()
+        if self._tx_id is None and not (self._new or self._deleted or self.dirty):
+            return
+        try:
+            self.flush()
+        except BaseException:
+            self.rollback()
+            raise
+        tx_id, self._tx_id = self._tx_id, None
+        assert tx_id is not None
+        try:
+            self.db.client.commit_transaction(tx_id)
+        except BaseException:
+            self._reset_after_rollback()
+            raise
+        for ident, obj in list(self._staged_deletes.items()):
+            obj.__pydantic_private__["_odm_session"] = None  # type: ignore[index]
+            self._base_rev.pop(ident, None)
+        self._staged_deletes.clear()
+        self._staged_inserts.clear()
+        for ident, obj in self._identity.items():
+            self._base_rev[ident] = obj.rev
+
+    def rollback(self) -> None:
+        """Discard the transaction; every object of the session is detached."""
+        tx_id, self._tx_id = self._tx_id, None
+        try:
+            if tx_id is not None:
+                try:
+                    self.db.client.rollback_transaction(tx_id)
+                except exc.TransactionError:
+                    pass  # already gone on the server (e.g. its connection broke)
+        finally:
+            self._reset_after_rollback()
+
+    def _reset_after_rollback(self) -> None:
+        for obj in self._staged_inserts.values():
+            object.__setattr__(obj, "key", None)
+            object.__setattr__(obj, "id", None)
+            object.__setattr__(obj, "rev", None)
+            obj.__pydantic_private__["_odm_snapshot"] = None  # type: ignore[index]
+        for obj in self._staged_deletes.values():
+            obj.__pydantic_private__["_odm_deleted"] = False  # type: ignore[index]
+        for obj in self._all_tracked():
+            obj.__pydantic_private__["_odm_session"] = None  # type: ignore[index]
+        for obj in [*self._staged_inserts.values(), *self._staged_deletes.values()]:
+            obj.__pydantic_private__["_odm_session"] = None  # type: ignore[index]
+        self._identity.clear()
+        self._new.clear()
+        self._deleted.clear()
+        self._staged_inserts.clear()
+        self._staged_deletes.clear()
+        self._base_rev.clear()
+        self._savepoints.clear()
+        self._failed = False
+
+    # -- savepoints --------------------------------------------------------------------
+
+    def begin_nested(self) -> _Savepoint:
+        """A savepoint: ``with session.begin_nested():`` undoes its block's changes on error.
+
+        The server has no savepoints, so the block's changes stay in the
+        session (unflushed) until it ends; ``flush()`` inside it is refused.
+        Writes sent through the raw client inside it are not undone.
+        """
+        self._check_open()
+        return _Savepoint(self)
+
+    def _capture(self) -> Dict[str, Any]:
+        return {
+            "identity": dict(self._identity),
+            "new": dict(self._new),
+            "deleted": dict(self._deleted),
+            "values": {id(o): (o, o.model_dump(round_trip=True)) for o in self._all_tracked()},
+        }
+
+    def _restore(self, saved: Dict[str, Any]) -> None:
+        for obj in self._all_tracked():
+            if id(obj) not in saved["values"]:
+                obj.__pydantic_private__["_odm_session"] = None  # type: ignore[index]
+        self._identity = saved["identity"]
+        self._new = saved["new"]
+        self._deleted = saved["deleted"]
+        for obj, values in saved["values"].values():
+            fresh = type(obj).model_validate(values)
+            for name in type(obj).model_fields:
+                object.__setattr__(obj, name, getattr(fresh, name))
+            obj.__pydantic_private__["_odm_session"] = self
+
+
+class _Savepoint:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._saved: Optional[Dict[str, Any]] = None
+
+    def __enter__(self) -> Session:
+        self._saved = self.session._capture()
+        self.session._savepoints.append(self._saved)
+        return self.session
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc_value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        self.session._savepoints.remove(self._saved)  # type: ignore[arg-type]
+        if exc_type is not None and self._saved is not None:
+            self.session._restore(self._saved)
+
+
+def _stored_view(obj: Document) -> Dict[str, Any]:
+    data = obj.to_wire()
+    for attr, alias in (("id", "_id"), ("rev", "_rev")):
+        value = getattr(obj, attr)
+        if value is not None:
+            data[alias] = value
+    return data
+
+
+class atomic:
+    """Django's ``transaction.atomic`` for solidb: a context manager and a decorator.
+
+    ``with atomic():`` (default database) or ``@atomic(db)``. Inside it,
+    ``Model.save()``, ``delete()`` and ``Model.objects`` go through the
+    block's session. A nested ``atomic()`` is a savepoint.
+    """
+
+    def __init__(self, db: Union[Database, Callable[..., Any], None] = None,
+                 **options: Any) -> None:
+        self._func: Optional[Callable[..., Any]] = None
+        if callable(db) and not hasattr(db, "client"):
+            self._func, db = db, None
+        self._db = db
+        self._options = options
+        self._contexts: List[Any] = []
+
+    def _database(self) -> Database:
+        if self._db is not None:
+            return cast("Database", self._db)
+        from .database import get_default_database
+
+        return get_default_database()
+
+    def __enter__(self) -> Session:
+        db = self._database()
+        outer = current_session(db)
+        if outer is not None:
+            nested = outer.begin_nested()
+            self._contexts.append(nested)
+            return nested.__enter__()
+        session = Session(db, **self._options)
+        self._contexts.append(session)
+        return session.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc_value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        self._contexts.pop().__exit__(exc_type, exc_value, traceback)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._func is not None:  # used bare: @atomic
+            with atomic(None, **self._options):
+                return self._func(*args, **kwargs)
+        func = args[0]
+
+        @functools.wraps(func)
+        def wrapper(*a: Any, **kw: Any) -> Any:
+            with atomic(self._db, **self._options):
+                return func(*a, **kw)
+
+        return wrapper
