@@ -11,18 +11,17 @@ from .database import Database, connect, get_default_database, set_default_datab
 from .fields import Indexed, Reference
 from .models import Document, Edge
 from .query import Avg, Count, F, Manager, Max, Min, Q, QuerySet, Sum, Value, register_lookup
-from .query.expressions import Expression
 
 __version__ = "0.1.0"
 
 
-def expr(attribute: object) -> Expression:
+def expr(attribute: object) -> F:
     """A class-level field as a query expression, for operations its Python type lacks.
 
     ``expr(User.tags).contains("x")``: type checkers see ``User.tags`` as a
     list, which has no ``contains``; at run time it is already an expression.
     """
-    if not isinstance(attribute, Expression):
+    if not isinstance(attribute, F):
         raise exceptions.ValidationError(f"{attribute!r} is not a model field expression")
     return attribute
 

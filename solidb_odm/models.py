@@ -28,6 +28,7 @@ from typing import (
     Type,
     TypeVar,
     Union,
+    cast,
     overload,
 )
 
@@ -97,16 +98,9 @@ class DocumentMeta(ModelMetaclass):
         abstract = bool(getattr(meta, "abstract", False)) or namespace.get("__odm_base__", False)
         collection = getattr(meta, "collection", None) if meta is not None else None
         if collection is None and not abstract:
-            inherited = getattr(cls, "__collection__", None)
-            parent_explicit = any(getattr(b, "__odm_explicit_collection__", False) for b in bases)
-            collection = inherited if parent_explicit and inherited else default_collection_name(
-                cls_name
-            )
+            collection = default_collection_name(cls_name)  # subclasses get their own
         if collection is not None:
             cls.__collection__ = names.collection_name(collection)  # type: ignore[attr-defined]
-            cls.__odm_explicit_collection__ = meta is not None and hasattr(  # type: ignore[attr-defined]
-                meta, "collection"
-            )
         cls.__odm_abstract__ = abstract  # type: ignore[attr-defined]
         cls.__odm_bytes_fields__ = tuple(  # type: ignore[attr-defined]
             (n, f.alias or n)
@@ -182,7 +176,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         """Translate a path of Python names to stored names, through nested models."""
         out: List[Union[str, int]] = []
         model: Any = cls
-        for segment in path:
+        for position, segment in enumerate(path):
             if isinstance(segment, int) or model is None:
                 out.append(segment)
                 model = _inner_model(model, None) if isinstance(segment, int) else None
@@ -199,6 +193,12 @@ class Document(BaseModel, metaclass=DocumentMeta):
                 out.append(segment)
             else:
                 out.append(field.alias or segment)
+                if position + 1 < len(path) and _is_scalar(field.annotation):
+                    raise exc.ValidationError(
+                        f"{model.__name__}.{segment} is a {field.annotation!r} field: "
+                        f"{'__'.join(map(str, path[position + 1:]))!r} is neither a lookup "
+                        "nor a field inside it"
+                    )
             model = _inner_model(None, field.annotation) if field is not None else None
         return tuple(out)
 
@@ -242,9 +242,12 @@ class Document(BaseModel, metaclass=DocumentMeta):
             data = dict(data)
             for _, alias in cls.__odm_bytes_fields__:
                 value = data.get(alias)
-                if isinstance(value, str):
-                    data[alias] = base64.b64decode(value)
-        obj = cls.model_validate(data)
+                if isinstance(value, str):  # pydantic writes URL-safe base64
+                    data[alias] = base64.urlsafe_b64decode(value)
+        if loaded is not None:
+            obj = cls._partial(data, loaded)
+        else:
+            obj = cls.model_validate(data)
         private = obj.__pydantic_private__
         assert private is not None
         private["_odm_db"] = db
@@ -252,16 +255,33 @@ class Document(BaseModel, metaclass=DocumentMeta):
         private["_odm_loaded"] = loaded
         return obj
 
+    @classmethod
+    def _partial(cls: Type[D], data: Mapping[str, Any], loaded: FrozenSet[str]) -> D:
+        """An instance holding only the loaded fields (from ``only()``), each validated.
+
+        A field that was not loaded keeps its default, or is absent (reading
+        it raises AttributeError) when it has none.
+        """
+        obj = cast(D, cls.model_construct())
+        for name, field in cls.model_fields.items():
+            alias = field.alias or name
+            if alias in loaded and alias in data:
+                setattr(obj, name, data[alias])
+        return obj
+
     def to_wire(self, *, include_key: bool = True) -> Dict[str, Any]:
         """The document as stored: stored names, JSON-compatible values."""
+        private = self.__pydantic_private__
+        loaded = private["_odm_loaded"] if private else None
+        include = None
+        if loaded is not None:
+            include = {n for n, f in type(self).model_fields.items() if (f.alias or n) in loaded}
+            include.add("key")
         data: Dict[str, Any] = self.model_dump(
-            mode="json", by_alias=True, exclude={"id", "rev"}, round_trip=True
+            mode="json", by_alias=True, exclude={"id", "rev"}, round_trip=True, include=include
         )
         if not include_key or data.get("_key") is None:
             data.pop("_key", None)
-        loaded = self.__pydantic_private__["_odm_loaded"] if self.__pydantic_private__ else None
-        if loaded is not None:
-            data = {k: v for k, v in data.items() if k in loaded or k == "_key"}
         return data
 
     def changed_fields(self) -> Dict[str, Any]:
@@ -291,6 +311,11 @@ class Document(BaseModel, metaclass=DocumentMeta):
             private["_odm_db"] = db
 
     # -- identity -----------------------------------------------------------
+
+    @property
+    def ref(self) -> Optional[str]:
+        """``"collection/key"``: how edges and references point at this document."""
+        return None if self.key is None else f"{type(self).collection_name()}/{self.key}"
 
     @property
     def is_persistent(self) -> bool:
@@ -421,7 +446,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         related = self._odm_related
         value = getattr(self, name)
         cached = related.get(name)
-        if cached is not None and cached.id == value:
+        if cached is not None and cached.ref == value:
             return cached  # type: ignore[no-any-return]
         if value is None:
             return None
@@ -444,11 +469,12 @@ class Document(BaseModel, metaclass=DocumentMeta):
         max_depth: int = 1,
     ) -> QuerySet[Any]:
         """Documents reachable from this one over ``edge`` (a lazy, filterable QuerySet)."""
-        if self.id is None:
-            raise exc.ValidationError("traverse() needs a saved document (it has no id)")
+        if self.key is None:
+            raise exc.ValidationError("traverse() needs a saved document (it has no key)")
         model: Type[Document] = target or type(self)
+        start = f"{type(self).collection_name()}/{self.key}"
         return model.objects.all().traverse(
-            self.id, edge, direction=direction, min_depth=min_depth, max_depth=max_depth
+            start, edge, direction=direction, min_depth=min_depth, max_depth=max_depth
         )
 
     def outbound(self, edge: Type[Edge], target: Optional[Type[D]] = None,
@@ -473,11 +499,42 @@ def _inner_model(model: Any, annotation: Any) -> Any:
     return None
 
 
+_SCALARS = (int, float, bool, str, bytes)
+
+
+def _is_scalar(annotation: Any) -> bool:
+    """True for int/str/... and Optional of them: nothing can be looked up inside."""
+    import datetime as _dt
+    import decimal
+    import enum
+    import uuid
+
+    kinds = [annotation]
+    if typing.get_origin(annotation) is Union:
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+    scalar = (*_SCALARS, _dt.date, _dt.datetime, _dt.time, decimal.Decimal, uuid.UUID, enum.Enum)
+    return bool(kinds) and all(isinstance(k, type) and issubclass(k, scalar) for k in kinds)
+
+
+def local_id(doc_id: str) -> str:
+    """``"mydb:users/k"`` -> ``"users/k"``.
+
+    The server reports ``_id`` with its database, but edges and DOCUMENT()
+    lookups within a database use the collection-relative form: graph
+    traversals only follow edges whose ``_from``/``_to`` have no database.
+    """
+    head, sep, tail = doc_id.partition(":")
+    return tail if sep and "/" not in head else doc_id
+
+
 def _as_id(value: Any) -> Any:
+    """A saved Document (or an id) as the id that edges and references store."""
     if isinstance(value, Document):
-        if value.id is None:
-            raise exc.ValidationError("a document must be saved before an edge can point at it")
-        return value.id
+        if value.key is None or not value.is_persistent:
+            raise exc.ValidationError("a document must be saved before something can point at it")
+        return f"{type(value).collection_name()}/{value.key}"
+    if isinstance(value, str):
+        return local_id(value)
     return value
 
 

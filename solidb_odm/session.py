@@ -305,7 +305,8 @@ class Session:
         """Run ``qs`` on committed data, then apply this session's changes in Python."""
         model = qs.model
         base = qs._clone()
-        base._session = None
+        base._session = self
+        base._bypass_overlay = True
         base._offset = base._limit = None
         base._projection = ("doc",)
         base._distinct = False

@@ -109,11 +109,31 @@ def select_shape(spec: SelectSpec, builder: ShapeBuilder) -> Shape:
 # -- rendering -----------------------------------------------------------------
 
 
+def field_text(path: Path) -> str:
+    """SDBQL reading ``path`` from the document: ``d["a"]["b"]``.
+
+    Names use bracket access (safe for keywords such as ``order``). A list
+    position reads from a list only: the server's ``x[0]`` on an *object*
+    reads its key ``"0"``, so ``tags__0`` is rendered as
+    ``(IS_ARRAY(d["tags"]) ? d["tags"][0] : null)``, which is null for
+    anything that is not a list, as a list position is documented to be.
+    """
+    text = DOC
+    for segment in path:
+        if isinstance(segment, int) and not isinstance(segment, bool):
+            if segment < 0:
+                raise exc.InvalidNameError("list positions must not be negative")
+            text = f"(IS_ARRAY({text}) ? {text}[{segment}] : null)"
+        else:
+            text += f'["{names.field_segment(segment)}"]'
+    return text
+
+
 def render_expr(shape: Shape) -> Tuple[str, str]:
     """Render a value expression; returns (text, value type for guards)."""
     tag = shape[0]
     if tag == "field":
-        return names.field_access(DOC, shape[1]), "expr"
+        return field_text(shape[1]), "expr"
     if tag == "param":
         return f"@p{shape[2]}", shape[1]
     if tag == "const":
@@ -141,7 +161,7 @@ def render_expr(shape: Shape) -> Tuple[str, str]:
 
 
 def _exists(path: Path, flag: bool) -> str:
-    parent = names.field_access(DOC, path[:-1]) if len(path) > 1 else DOC
+    parent = field_text(path[:-1])
     last = path[-1]
     if isinstance(last, int):
         test = f"(IS_ARRAY({parent}) AND LENGTH({parent}) > {last})"
@@ -177,10 +197,12 @@ def _render_source(source: Shape) -> str:
         return f"FOR {DOC} IN `{source[1]}`"
     _, direction, low, high, start, edges, collection = source
     start_text, _ = render_expr(start)
-    # Traversals return vertices from any collection: keep the model's own.
+    # Traversals return vertices from any collection: keep the model's own
+    # (the server reports _id as "db:collection/key").
     return (
-        f"FOR {DOC} IN {low}..{high} {direction.upper()} {start_text} `{edges}`"
-        f' FILTER IS_OBJECT({DOC}) AND STARTS_WITH({DOC}["_id"], "{collection}/")'
+        f"FOR {DOC} IN {low}..{high} {direction.upper()} {start_text} `{edges}`\n"
+        f'FILTER IS_OBJECT({DOC}) AND (STARTS_WITH({DOC}["_id"], "{collection}/")'
+        f' OR CONTAINS({DOC}["_id"], ":{collection}/"))'
     )
 
 
@@ -188,7 +210,7 @@ def _render_projection(projection: Tuple[Any, ...], joins: Sequence[Tuple[str, s
     kind = projection[0]
     if kind == "values":
         keys, paths = projection[1], projection[2]
-        items = ", ".join(f'"{k}": {names.field_access(DOC, p)}' for k, p in zip(keys, paths))
+        items = ", ".join(f'"{k}": {field_text(p)}' for k, p in zip(keys, paths))
         return "{" + items + "}"
     if kind == "only":
         keep = ", ".join(f'"{names.field_segment(k)}"' for k in projection[1])

@@ -82,6 +82,8 @@ class QuerySet(Generic[D]):
         self._empty = False
         self._result_cache: Optional[List[Any]] = None
         self._session: Any = None
+        #: set on the committed-data query a session overlays (no overlay of its own)
+        self._bypass_overlay = False
 
     # -- cloning --------------------------------------------------------------
 
@@ -110,6 +112,8 @@ class QuerySet(Generic[D]):
 
     def _overlaid(self) -> Optional[List[Any]]:
         """Objects with the session's unflushed/uncommitted changes applied, if it has any."""
+        if self._bypass_overlay:
+            return None
         session = self._active_session()
         if session is None or not session._touches(self.model):
             return None
@@ -137,6 +141,7 @@ class QuerySet(Generic[D]):
         clone = self._clone()
         if predicate is not None:
             self._check_not_sliced("filter")
+            self._check_fields(predicate)
             clone._where.append(predicate)
         return clone
 
@@ -146,6 +151,7 @@ class QuerySet(Generic[D]):
         clone = self._clone()
         if predicate is not None:
             self._check_not_sliced("exclude")
+            self._check_fields(predicate)
             clone._where.append(Not(predicate))
         return clone
 
@@ -248,7 +254,9 @@ class QuerySet(Generic[D]):
         max_depth: int = 1,
     ) -> QuerySet[D]:
         """Documents of this model reachable from ``start`` over ``edge`` (composes with filters)."""
-        start_id = start if isinstance(start, str) else start.id
+        from ..models import local_id
+
+        start_id = local_id(start) if isinstance(start, str) else start.ref
         if not start_id:
             raise exc.ValidationError("traversal start needs a saved document or an id")
         if direction not in ("outbound", "inbound", "any"):
@@ -256,6 +264,11 @@ class QuerySet(Generic[D]):
         clone = self._clone()
         clone._traversal = (direction, min_depth, max_depth, start_id, edge.collection_name())
         return clone
+
+    def _check_fields(self, predicate: Predicate) -> None:
+        """Refuse paths into fields that cannot hold them now, as Django does at filter()."""
+        for path in predicate.fields():
+            self.model.wire_path(path)
 
     def _check_not_sliced(self, what: str) -> None:
         if self._offset is not None or self._limit is not None:
@@ -379,6 +392,8 @@ class QuerySet(Generic[D]):
         return out
 
     def _prefetch(self, objs: List[Any]) -> None:
+        from ..models import local_id
+
         db = self.db
         refs = self.model.references()
         for name in self._prefetch_related:
@@ -390,7 +405,7 @@ class QuerySet(Generic[D]):
                     db.name, "FOR i IN @ids LET x = DOCUMENT(i) FILTER x != null RETURN x",
                     {"ids": ids},
                 )
-                found = {r["_id"]: target.from_wire(r, db) for r in rows}
+                found = {local_id(r["_id"]): target.from_wire(r, db) for r in rows}
             for obj in objs:
                 obj._odm_related[name] = found.get(getattr(obj, name))
 

@@ -23,7 +23,7 @@ def text(value: Any, what: str) -> str:
     """A non-empty string."""
     if not isinstance(value, str) or not value.strip():
         raise exc.ValidationError(f"{what} must be a non-empty string, got {value!r}")
-    return value
+    return str(value)
 
 
 def integer(value: Any, what: str, *, minimum: int = 0, maximum: int = I32_MAX) -> int:

@@ -51,10 +51,10 @@ def to_server_permission(permission: Permission) -> JSON:
     What the server cannot express is refused, never widened.
     """
     if isinstance(permission, str):
-        action, _, database = permission.partition(":")
-        permission = {"action": action, "scope": "database" if database else "global"}
-        if database:
-            permission["database"] = database
+        verb, _, db_name = permission.partition(":")
+        permission = {"action": verb, "scope": "database" if db_name else "global"}
+        if db_name:
+            permission["database"] = db_name
     if not isinstance(permission, Mapping):
         raise exc.ValidationError(
             f"a permission must be a mapping like {{'action': 'read', 'scope': 'database', "
@@ -113,10 +113,10 @@ def _role_view(role: Mapping[str, Any]) -> JSON:
 
 
 def _role_name(name: Any) -> str:
-    name = check.text(name, "role name")
-    if "@" in name:
+    role = check.text(name, "role name")
+    if "@" in role:
         raise exc.ValidationError("a role name cannot contain '@' (it marks role@database)")
-    return name
+    return role
 
 
 def _split_role(role: Any) -> tuple[str, Optional[str]]:
@@ -126,14 +126,14 @@ def _split_role(role: Any) -> tuple[str, Optional[str]]:
 
 
 def _username(username: Any) -> str:
-    username = check.text(username, "username")
-    if len(username) > 64:
+    user = check.text(username, "username")
+    if len(user) > 64:
         raise exc.ValidationError("a username has at most 64 characters")
-    if ":" in username:
+    if ":" in user:
         raise exc.ValidationError("a username cannot contain ':' (Basic auth splits on it)")
-    if username == "cluster-internal":
+    if user == "cluster-internal":
         raise exc.ValidationError("the username 'cluster-internal' is reserved by the server")
-    return username
+    return user
 
 
 class RolesClient(SubClient):

@@ -241,7 +241,7 @@ class VectorClient(SubClient):
         )
 
     def get_index_info(self, collection: str, name: str) -> JSON:
-        """One index: field, dimensions, metric, quantization, indexed_vectors ...; NotFoundError if absent."""
+        """One index (field, dimensions, metric, quantization ...); NotFoundError if absent."""
         return check.pick(self.list_indexes(collection), name, "Vector index")
 
     def list_indexes(self, collection: str) -> List[JSON]:

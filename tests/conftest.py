@@ -1,0 +1,23 @@
+"""Shared fixtures: the real-server fixtures come from solidb_odm's pytest plugin."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from solidb_odm.database import Database, set_default_database
+from solidb_odm.testing import SoliDBServer
+
+
+@pytest.fixture
+def odm_db(solidb_server: SoliDBServer, solidb_database: str) -> Iterator[Database]:
+    """A Database on a fresh server database, set as the default for the test."""
+    client = solidb_server.client(solidb_database, pool_size=8)
+    db = Database(client, solidb_database, owns_client=True)
+    set_default_database(db)
+    try:
+        yield db
+    finally:
+        set_default_database(None)
+        db.close()

@@ -1,0 +1,200 @@
+"""QuerySet behaviour against the real server, one capability at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from solidb_odm import Avg, Count, F, Max, Min, Q, Sum, expr
+from solidb_odm import exceptions as exc
+from solidb_odm.database import Database
+
+from ..models.models import Address, Follows, Post, User
+
+
+@pytest.fixture
+def db(odm_db: Database) -> Database:
+    odm_db.register(User, Follows, Post)
+    odm_db.sync()
+    people = [
+        ("Alice", 30, "Paris", ["admin", "x"]),
+        ("Bob", 17, "Lyon", ["x"]),
+        ("Carol", 45, "Paris", []),
+        ("Dave", 25, None, ["admin"]),
+        ("Eve", 17, "Nice", ["y"]),
+        ("bob", 60, "Lyon", []),
+    ]
+    for name, age, city, tags in people:
+        User(
+            name=name, email=f"{name}@x", age=age, tags=tags,
+            address=Address(city=city, zip="0") if city else None, key=name.lower() + str(age),
+        ).save()
+    return odm_db
+
+
+def names(qs) -> list[str]:
+    return [u.name for u in qs]
+
+
+def test_issue_examples(db: Database) -> None:
+    qs = User.objects.filter(age__gt=25).exclude(name__startswith="B").order_by("-age")[:10]
+    assert names(qs) == ["bob", "Carol", "Alice"]
+    assert sorted(names(User.objects.filter(User.age > 25, User.name.startswith("A")))) == ["Alice"]
+    assert User.objects.filter(Q(age__lt=18) | Q(tags__contains="admin")).count() == 4
+
+
+def test_lazy_and_cloning(db: Database) -> None:
+    base = User.objects.filter(age__gte=17)
+    narrowed = base.filter(age__lt=20)
+    assert base.count() == 6 and narrowed.count() == 2
+    assert "FILTER" in narrowed.sdbql and "@p" in narrowed.sdbql
+
+
+def test_get_first_last_exists(db: Database) -> None:
+    assert User.objects.get(name="Carol").age == 45
+    assert User.objects.get(key="alice30").name == "Alice"
+    with pytest.raises(exc.DoesNotExist):
+        User.objects.get(name="Nobody")
+    with pytest.raises(exc.DoesNotExist):
+        User.objects.get(key="missing")
+    with pytest.raises(exc.MultipleObjectsReturned):
+        User.objects.get(age=17)
+    assert User.objects.order_by("age", "name").first().name == "Bob"
+    assert User.objects.order_by("age", "name").last().name == "bob"
+    assert User.objects.filter(age=60).exists()
+    assert not User.objects.filter(age=61).exists()
+
+
+def test_ordering_and_slicing(db: Database) -> None:
+    ordered = User.objects.order_by("-age", "name")
+    assert names(ordered) == ["bob", "Carol", "Alice", "Dave", "Bob", "Eve"]
+    assert names(ordered[1:3]) == ["Carol", "Alice"]
+    assert names(ordered[4:]) == ["Bob", "Eve"]
+    assert names(ordered[1:3][1:]) == ["Alice"]
+    assert ordered[2].name == "Alice"
+    assert names(User.objects.order_by(-User.age)[:1]) == ["bob"]
+    with pytest.raises(exc.ValidationError):
+        ordered[-1]
+    with pytest.raises(exc.ValidationError):
+        ordered[:-1]
+    with pytest.raises(IndexError):
+        ordered[100]
+    assert "LIMIT @p" in User.objects.order_by("age")[1:3].sdbql
+
+
+def test_iteration_pages_through_large_results(db: Database) -> None:
+    User.objects.bulk_create([User(name=f"n{i}", email=f"n{i}@x", age=i) for i in range(250)])
+    seen = [u.age for u in User.objects.filter(name__startswith="n").order_by("age").iterator(chunk_size=40)]
+    assert seen == list(range(250))
+
+
+def test_values_values_list_only_distinct(db: Database) -> None:
+    rows = User.objects.filter(age=17).order_by("name").values("name", "address__city")
+    assert list(rows) == [{"name": "Bob", "address__city": "Lyon"}, {"name": "Eve", "address__city": "Nice"}]
+    assert list(User.objects.order_by("age").values_list("age", flat=True))[:2] == [17, 17]
+    assert list(User.objects.filter(age=17).order_by("name").values_list("name", "age")) == [("Bob", 17), ("Eve", 17)]
+    ages = sorted(User.objects.values_list("age", flat=True).distinct())
+    assert ages == [17, 25, 30, 45, 60]
+    partial = User.objects.only("name").get(key="alice30")
+    assert partial.name == "Alice" and partial.age == 0  # not loaded
+    partial.name = "Alicia"
+    partial.save()
+    stored = db.client.get(db.name, "users", "alice30")
+    assert stored["name"] == "Alicia" and stored["age"] == 30  # the unloaded field was kept
+
+
+def test_aggregate_and_group_by(db: Database) -> None:
+    result = User.objects.aggregate(Avg("age"), Count(), total=Sum("age"), young=Min("age"), old=Max("age"))
+    assert result == {"age__avg": pytest.approx(194 / 6), "count": 6, "total": 194, "young": 17, "old": 60}
+    assert User.objects.filter(age__gt=100).aggregate(Avg("age"), Count()) == {"age__avg": None, "count": 0}
+    groups = User.objects.values("address__city").annotate(n=Count(), oldest=Max("age"))
+    assert groups == [
+        {"address__city": None, "n": 1, "oldest": 25},
+        {"address__city": "Lyon", "n": 2, "oldest": 60},
+        {"address__city": "Nice", "n": 1, "oldest": 17},
+        {"address__city": "Paris", "n": 2, "oldest": 45},
+    ]
+    by_count = User.objects.values("age").order_by("-n", "age").annotate(n=Count())
+    assert by_count[0] == {"age": 17, "n": 2}
+
+
+def test_bulk_update_and_delete_are_one_statement(db: Database) -> None:
+    post = Post(title="p", views=1).save()
+    Post(title="q").save()
+    assert Post.objects.filter(title="p").update(views=F("views") + 10) == 1
+    assert Post.objects.get(key=post.key).views == 11
+    assert User.objects.filter(age=17).update(age=18) == 2
+    assert User.objects.filter(age=18).count() == 2
+    with pytest.raises(exc.ValidationError):
+        User.objects.update(age="not a number")
+    assert User.objects.filter(name__istartswith="b").delete() == 2
+    assert User.objects.count() == 4
+    with pytest.raises(exc.ValidationError):
+        User.objects.all()[:2].delete()
+
+
+def test_bulk_create_get_or_create_update_or_create_in_bulk(db: Database) -> None:
+    made = User.objects.bulk_create([User(name=f"bulk{i}", email=f"b{i}@x") for i in range(10)], batch_size=3)
+    assert all(u.key for u in made) and User.objects.filter(name__startswith="bulk").count() == 10
+    user, created = User.objects.get_or_create(name="Zed", defaults={"email": "z@x", "age": 9})
+    assert created and user.age == 9
+    again, created = User.objects.get_or_create(name="Zed", defaults={"email": "z@x"})
+    assert not created and again == user
+    _, created = User.objects.update_or_create(name="Zed", defaults={"age": 10})
+    assert not created and User.objects.get(name="Zed").age == 10
+    found = User.objects.in_bulk(["alice30", "bob17", "nope"])
+    assert set(found) == {"alice30", "bob17"}
+
+
+def test_raw_and_explain(db: Database) -> None:
+    rows = User.objects.raw("FOR u IN users FILTER u.age > @a SORT u.age RETURN u", {"a": 40})
+    assert [u.name for u in rows] == ["Carol", "bob"]
+    plan = User.objects.filter(age__gt=3).explain()
+    assert isinstance(plan, dict) and plan
+
+
+def test_expressions_f_and_q(db: Database) -> None:
+    assert User.objects.filter(~Q(age__gt=20)).count() == 2
+    assert names(User.objects.filter(expr(User.tags).contains("admin")).order_by("name")) == ["Alice", "Dave"]
+    assert User.objects.filter((User.age > 40) | ~expr(User.tags).contains("x")).count() == 4
+    Post(title="a", views=5).save()
+    Post(title="b", views=0).save()
+    assert Post.objects.filter(views__gt=F("views") - 1).count() == 2
+
+
+def test_exclude_keeps_missing_fields(db: Database) -> None:
+    assert User.objects.exclude(address__city="Paris").count() == 4  # Dave has no address
+    assert User.objects.filter(address__isnull=True).count() == 1
+    assert User.objects.exclude(age__gt=5).count() == 0
+
+
+def test_select_related_and_prefetch_related(db: Database) -> None:
+    alice = User.objects.get(name="Alice")
+    Post(title="one", author=alice).save()
+    Post(title="two", author=alice.id).save()  # the server's "db:users/k" form works too
+    Post(title="orphan").save()
+    posts = list(Post.objects.select_related("author").order_by("title"))
+    assert [p.title for p in posts] == ["one", "orphan", "two"]
+    assert [p.get_related("author") for p in posts] == [alice, None, alice]
+    assert posts[2].author == alice.ref
+    prefetched = list(Post.objects.prefetch_related("author").order_by("title"))
+    assert [p.get_related("author") for p in prefetched] == [alice, None, alice]
+
+
+def test_graph_traversal(db: Database) -> None:
+    a, b, c = (User.objects.get(name=n) for n in ("Alice", "Bob", "Carol"))
+    since = dt.datetime(2021, 1, 1, tzinfo=dt.timezone.utc)
+    Follows(from_=a, to=b, since=since).save()
+    Follows(from_=b, to=c, since=since).save()
+    assert names(a.outbound(Follows)) == ["Bob"]
+    assert sorted(names(a.outbound(Follows, max_depth=2))) == ["Bob", "Carol"]
+    assert names(c.inbound(Follows)) == ["Bob"]
+    assert names(a.outbound(Follows, max_depth=2).filter(age__gt=40)) == ["Carol"]
+
+
+def test_using_an_unknown_lookup_or_name_is_a_clear_error(db: Database) -> None:
+    with pytest.raises(exc.ValidationError):
+        User.objects.filter(age__between=3)
+    with pytest.raises(exc.InvalidNameError):
+        User.objects.filter(**{"na me": 1})
