@@ -32,7 +32,7 @@ from typing import (
     overload,
 )
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic._internal._model_construction import ModelMetaclass
 from pydantic_core import to_jsonable_python
 
@@ -68,6 +68,39 @@ def default_collection_name(class_name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
 
 
+class OdmState:
+    """What the ODM knows about one instance, kept out of the model's fields.
+
+    Stored in pydantic's private-attribute dict, created on first use: declared
+    private attributes would cost every instance an initialisation step.
+    """
+
+    __slots__ = ("db", "deleted", "loaded", "related", "session", "snapshot")
+
+    def __init__(self) -> None:
+        self.db: Any = None
+        #: the stored document as last loaded or saved (None: never saved)
+        self.snapshot: Optional[Dict[str, Any]] = None
+        #: stored names loaded by only(); None when the whole document was loaded
+        self.loaded: Optional[FrozenSet[str]] = None
+        self.related: Dict[str, Any] = {}
+        self.session: Any = None
+        self.deleted = False
+
+
+def state_of(obj: BaseModel) -> OdmState:
+    """The ODM state of a model instance (created on first use)."""
+    private = obj.__pydantic_private__
+    if private is None:
+        state = OdmState()
+        object.__setattr__(obj, "__pydantic_private__", {"_odm": state})
+        return state
+    found: Optional[OdmState] = private.get("_odm")
+    if found is None:
+        found = private["_odm"] = OdmState()
+    return found
+
+
 class ManagerDescriptor:
     """``User.objects``: a manager bound to the class it is read from."""
 
@@ -78,9 +111,13 @@ class ManagerDescriptor:
     def __get__(self, obj: D, owner: Type[D]) -> Manager[D]: ...
 
     def __get__(self, obj: Optional[D], owner: Type[D]) -> Manager[D]:
-        from .query.queryset import Manager
+        manager = owner.__dict__.get("__odm_manager__")
+        if manager is None:  # one per class: a Manager never caches results
+            from .query.queryset import Manager
 
-        return Manager(owner)
+            manager = Manager(owner)
+            type.__setattr__(owner, "__odm_manager__", manager)
+        return manager
 
 
 class DocumentMeta(ModelMetaclass):
@@ -145,12 +182,6 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     objects: ClassVar[ManagerDescriptor] = ManagerDescriptor()
 
-    _odm_db: Any = PrivateAttr(default=None)
-    _odm_snapshot: Optional[Dict[str, Any]] = PrivateAttr(default=None)
-    _odm_loaded: Optional[FrozenSet[str]] = PrivateAttr(default=None)
-    _odm_related: Dict[str, Any] = PrivateAttr(default_factory=dict)
-    _odm_session: Any = PrivateAttr(default=None)
-    _odm_deleted: bool = PrivateAttr(default=False)
 
     # -- model-level helpers ------------------------------------------------
 
@@ -248,11 +279,10 @@ class Document(BaseModel, metaclass=DocumentMeta):
             obj = cls._partial(data, loaded)
         else:
             obj = cls.model_validate(data)
-        private = obj.__pydantic_private__
-        assert private is not None
-        private["_odm_db"] = db
-        private["_odm_snapshot"] = dict(data)
-        private["_odm_loaded"] = loaded
+        state = state_of(obj)
+        state.db = db
+        state.snapshot = data if isinstance(data, dict) else dict(data)
+        state.loaded = loaded
         return obj
 
     @classmethod
@@ -271,8 +301,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     def to_wire(self, *, include_key: bool = True) -> Dict[str, Any]:
         """The document as stored: stored names, JSON-compatible values."""
-        private = self.__pydantic_private__
-        loaded = private["_odm_loaded"] if private else None
+        loaded = state_of(self).loaded
         include = None
         if loaded is not None:
             include = {n for n, f in type(self).model_fields.items() if (f.alias or n) in loaded}
@@ -286,16 +315,19 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     def changed_fields(self) -> Dict[str, Any]:
         """Stored fields whose value differs from what was last loaded or saved."""
-        snapshot = self._odm_snapshot
+        snapshot = state_of(self).snapshot
         current = self.to_wire(include_key=False)
         if snapshot is None:
             return current
         return {k: v for k, v in current.items() if k not in snapshot or snapshot[k] != v}
 
     def _remember(self, stored: Mapping[str, Any], db: Optional[Database]) -> None:
-        """Take the server's system fields and treat the current state as saved."""
-        private = self.__pydantic_private__
-        assert private is not None
+        """Take the stored document the server answered with as the saved state.
+
+        The server answers inserts and updates with the whole stored document,
+        so changes not sent (an ``update(**fields)`` of some fields) stay dirty.
+        """
+        state = state_of(self)
         for attr, alias in (("key", "_key"), ("id", "_id"), ("rev", "_rev")):
             if alias in stored:
                 object.__setattr__(self, attr, stored[alias])
@@ -303,12 +335,10 @@ class Document(BaseModel, metaclass=DocumentMeta):
             for attr, alias in (("from_", "_from"), ("to", "_to")):
                 if alias in stored:
                     object.__setattr__(self, attr, stored[alias])
-        snapshot = dict(stored)
-        snapshot.update(self.to_wire(include_key=False))
-        private["_odm_snapshot"] = snapshot
-        private["_odm_deleted"] = False
+        state.snapshot = dict(stored)
+        state.deleted = False
         if db is not None:
-            private["_odm_db"] = db
+            state.db = db
 
     # -- identity -----------------------------------------------------------
 
@@ -320,7 +350,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
     @property
     def is_persistent(self) -> bool:
         """True once the document was loaded from or saved to the server."""
-        return self._odm_snapshot is not None and not self._odm_deleted
+        return state_of(self).snapshot is not None and not state_of(self).deleted
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Document):
@@ -340,11 +370,11 @@ class Document(BaseModel, metaclass=DocumentMeta):
     # -- instance API -------------------------------------------------------
 
     def _db(self, using: Optional[Database]) -> Database:
-        return using or self._odm_db or type(self).database()
+        return using or state_of(self).db or type(self).database()
 
     def _session_for(self, using: Optional[Database]) -> Any:
         """The session this object's writes go through, if any (its own, or the ``with``)."""
-        session = self._odm_session
+        session = state_of(self).session
         if session is not None and (using is None or using is session.db):
             return session
         from .session import current_session
@@ -420,7 +450,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
             raise exc.ValidationError("delete() needs a saved document (it has no key)")
         db = self._db(using)
         db.client.delete(db.name, type(self).collection_name(), self.key)
-        self.__pydantic_private__["_odm_deleted"] = True  # type: ignore[index]
+        state_of(self).deleted = True
 
     def refresh(self, using: Optional[Database] = None) -> Any:
         """Reload every field from the server."""
@@ -431,11 +461,10 @@ class Document(BaseModel, metaclass=DocumentMeta):
         fresh = type(self).from_wire(stored, db)
         for name in type(self).model_fields:
             object.__setattr__(self, name, getattr(fresh, name))
-        private = self.__pydantic_private__
-        assert private is not None
-        private["_odm_snapshot"] = fresh._odm_snapshot
-        private["_odm_loaded"] = None
-        private["_odm_deleted"] = False
+        state = state_of(self)
+        state.snapshot = state_of(fresh).snapshot
+        state.loaded = None
+        state.deleted = False
         return self
 
     def get_related(self, name: str, using: Optional[Database] = None) -> Optional[Document]:
@@ -443,7 +472,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         refs = type(self).references()
         if name not in refs:
             raise exc.ValidationError(f"{type(self).__name__}.{name} is not a Reference field")
-        related = self._odm_related
+        related = state_of(self).related
         value = getattr(self, name)
         cached = related.get(name)
         if cached is not None and cached.ref == value:

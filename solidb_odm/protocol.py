@@ -171,6 +171,8 @@ _MESSAGE_RULES: List[tuple[re.Pattern[str], Type[exc.ServerError]]] = [
                 r"|Session no longer valid|Unauthorized", re.I), exc.AuthenticationError),
     (re.compile(r"Transaction conflict|Deadlock detected|conflict", re.I), exc.ConflictError),
     (re.compile(r"Transaction .*not found|Transaction not found", re.I), exc.TransactionError),
+    # "Query execution error: Bind variable '@x' not found": a query error, not a missing thing.
+    (re.compile(r"Bind variable .*not found", re.I), exc.QueryError),
     (re.compile(r"not found", re.I), exc.NotFoundError),
     (re.compile(r"Parse error|Query execution error|Lexer|Expected ", re.I), exc.QueryError),
     (re.compile(r"not supported|requires HTTP API|not yet supported", re.I),

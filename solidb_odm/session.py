@@ -41,7 +41,7 @@ from typing import (
 
 from . import exceptions as exc
 from . import protocol
-from .models import Document
+from .models import Document, state_of
 from .query.evaluator import matcher, order_documents
 from .query.queryset import QuerySet
 
@@ -140,7 +140,7 @@ class Session:
         if self._tx_id is not None:
             self.rollback()
         for obj in self._all_tracked():
-            obj.__pydantic_private__["_odm_session"] = None  # type: ignore[index]
+            state_of(obj).session = None
         self._identity.clear()
         self._new.clear()
         self._deleted.clear()
@@ -176,7 +176,7 @@ class Session:
             return cast(D, existing)
         self._identity[ident] = obj
         self._base_rev.setdefault(ident, obj.rev)
-        obj.__pydantic_private__["_odm_session"] = self  # type: ignore[index]
+        state_of(obj).session = self
         return obj
 
     def get(self, model: Type[D], key: str) -> Optional[D]:
@@ -200,7 +200,7 @@ class Session:
     def add(self, obj: Document) -> None:
         """Track ``obj``: a new one is inserted at the next flush."""
         self._check_open()
-        owner = obj._odm_session
+        owner = state_of(obj).session
         if owner is not None and owner is not self:
             raise exc.SessionError("this object belongs to another session; expunge it first")
         ident = self._identity_of(obj)
@@ -213,7 +213,7 @@ class Session:
             self._base_rev.setdefault(ident, obj.rev)
         else:
             self._new[id(obj)] = obj
-        obj.__pydantic_private__["_odm_session"] = self  # type: ignore[index]
+        state_of(obj).session = self
 
     def add_all(self, objs: List[Document]) -> None:
         for obj in objs:
@@ -224,7 +224,7 @@ class Session:
         self._check_open()
         if id(obj) in self._new:
             del self._new[id(obj)]
-            obj.__pydantic_private__["_odm_session"] = None  # type: ignore[index]
+            state_of(obj).session = None
             return
         ident = self._identity_of(obj)
         if ident is None or not obj.is_persistent:
@@ -232,7 +232,7 @@ class Session:
         self._identity.pop(ident, None)
         self._base_rev.setdefault(ident, obj.rev)
         self._deleted[ident] = obj
-        obj.__pydantic_private__["_odm_session"] = self  # type: ignore[index]
+        state_of(obj).session = self
 
     def expunge(self, obj: Document) -> None:
         """Stop tracking ``obj`` (its unflushed changes are forgotten by the session)."""
@@ -244,7 +244,7 @@ class Session:
             if self._deleted.get(ident) is obj:
                 del self._deleted[ident]
             self._base_rev.pop(ident, None)
-        obj.__pydantic_private__["_odm_session"] = None  # type: ignore[index]
+        state_of(obj).session = None
 
     def refresh(self, obj: Document) -> None:
         """Reload ``obj`` from committed data, dropping its unflushed changes."""
@@ -263,7 +263,7 @@ class Session:
                 return ObjectState.DELETED
             if self._identity.get(ident) is obj:
                 return ObjectState.DIRTY if obj.changed_fields() else ObjectState.PERSISTENT
-        if obj._odm_deleted:
+        if state_of(obj).deleted:
             return ObjectState.DELETED
         return ObjectState.DETACHED if obj.is_persistent else ObjectState.TRANSIENT
 
@@ -451,7 +451,7 @@ class Session:
             assert ident is not None
             self._deleted.pop(ident, None)
             self._staged_deletes[ident] = obj
-            obj.__pydantic_private__["_odm_deleted"] = True  # type: ignore[index]
+            state_of(obj).deleted = True
             return
         stored = reply.data if isinstance(reply.data, dict) else {}
         obj._remember(stored, self.db)
@@ -481,7 +481,7 @@ class Session:
             self._reset_after_rollback()
             raise
         for ident, obj in list(self._staged_deletes.items()):
-            obj.__pydantic_private__["_odm_session"] = None  # type: ignore[index]
+            state_of(obj).session = None
             self._base_rev.pop(ident, None)
         self._staged_deletes.clear()
         self._staged_inserts.clear()
@@ -505,13 +505,13 @@ class Session:
             object.__setattr__(obj, "key", None)
             object.__setattr__(obj, "id", None)
             object.__setattr__(obj, "rev", None)
-            obj.__pydantic_private__["_odm_snapshot"] = None  # type: ignore[index]
+            state_of(obj).snapshot = None
         for obj in self._staged_deletes.values():
-            obj.__pydantic_private__["_odm_deleted"] = False  # type: ignore[index]
+            state_of(obj).deleted = False
         for obj in self._all_tracked():
-            obj.__pydantic_private__["_odm_session"] = None  # type: ignore[index]
+            state_of(obj).session = None
         for obj in [*self._staged_inserts.values(), *self._staged_deletes.values()]:
-            obj.__pydantic_private__["_odm_session"] = None  # type: ignore[index]
+            state_of(obj).session = None
         self._identity.clear()
         self._new.clear()
         self._deleted.clear()
@@ -544,7 +544,7 @@ class Session:
     def _restore(self, saved: Dict[str, Any]) -> None:
         for obj in self._all_tracked():
             if id(obj) not in saved["values"]:
-                obj.__pydantic_private__["_odm_session"] = None  # type: ignore[index]
+                state_of(obj).session = None
         self._identity = saved["identity"]
         self._new = saved["new"]
         self._deleted = saved["deleted"]
@@ -552,7 +552,7 @@ class Session:
             fresh = type(obj).model_validate(values)
             for name in type(obj).model_fields:
                 object.__setattr__(obj, name, getattr(fresh, name))
-            obj.__pydantic_private__["_odm_session"] = self
+            state_of(obj).session = self
 
 
 class _Savepoint:

@@ -359,6 +359,7 @@ class QuerySet(Generic[D]):
     # -- fetching --------------------------------------------------------------------
 
     def _hydrate(self, rows: List[Any]) -> List[Any]:
+        from ..models import state_of
         kind = self._projection[0]
         if kind == "values":
             keys = self._values_keys
@@ -379,7 +380,7 @@ class QuerySet(Generic[D]):
                 related = {n: row.pop(REL_PREFIX + n, None) for n in self._select_related}
             obj = model.from_wire(row, db, loaded)
             if related:
-                cache = obj._odm_related
+                cache = state_of(obj).related
                 refs = model.references()
                 for name, value in related.items():
                     target = refs[name].target
@@ -392,7 +393,7 @@ class QuerySet(Generic[D]):
         return out
 
     def _prefetch(self, objs: List[Any]) -> None:
-        from ..models import local_id
+        from ..models import local_id, state_of
 
         db = self.db
         refs = self.model.references()
@@ -407,7 +408,7 @@ class QuerySet(Generic[D]):
                 )
                 found = {local_id(r["_id"]): target.from_wire(r, db) for r in rows}
             for obj in objs:
-                obj._odm_related[name] = found.get(getattr(obj, name))
+                state_of(obj).related[name] = found.get(getattr(obj, name))
 
     def _project_objects(self, objs: List[Any]) -> List[Any]:
         """Apply values()/values_list()/distinct to objects the session produced."""
@@ -479,14 +480,19 @@ class QuerySet(Generic[D]):
     # -- single results -------------------------------------------------------------
 
     def get(self, *conditions: Union[Predicate, bool], **lookups: Any) -> D:
-        """Exactly one document, else ``DoesNotExist`` / ``MultipleObjectsReturned``."""
-        qs = self.filter(*conditions, **lookups) if (conditions or lookups) else self
+        """Exactly one document, else ``DoesNotExist`` / ``MultipleObjectsReturned``.
+
+        ``get(key=...)`` on an unfiltered QuerySet is a direct read by key.
+        """
         if (
-            set(lookups) <= {"key", "_key", "pk"} and len(lookups) == 1 and not conditions
-            and not qs._where[:-1] and qs._traversal is None and qs._projection == ("doc",)
-            and qs._session is None and not self._where
+            not conditions and len(lookups) == 1 and not self._where and not self._empty
+            and self._traversal is None and self._projection == ("doc",)
+            and not self._select_related and not self._prefetch_related
         ):
-            return qs._get_by_key(str(next(iter(lookups.values()))))
+            ((name, value),) = lookups.items()
+            if name in ("key", "pk", "_key") and isinstance(value, str):
+                return self._get_by_key(value)
+        qs = self.filter(*conditions, **lookups) if (conditions or lookups) else self
         rows = list(qs[:2])
         if not rows:
             raise exc.DoesNotExist(f"{self.model.__name__} matching query does not exist")
@@ -497,20 +503,23 @@ class QuerySet(Generic[D]):
         return rows[0]
 
     def _get_by_key(self, key: str) -> D:
-        """``get(key=...)`` is a direct read, not a scan."""
+        """A direct read (the session's object when one is active)."""
+        session = self._active_session()
+        if session is not None:
+            found = session.get(self.model, key)
+            if found is None:
+                raise exc.DoesNotExist(f"{self.model.__name__} with key {key!r} does not exist")
+            return found  # type: ignore[no-any-return]
         db = self.db
         try:
             row = db.client.get(db.name, self.model.collection_name(), key)
         except exc.NotFoundError as err:
-            if isinstance(err, exc.DoesNotExist):
-                raise
             if "Document with key" not in str(err):
                 raise
             raise exc.DoesNotExist(
                 f"{self.model.__name__} with key {key!r} does not exist"
             ) from err
-        objs = self._hydrate([row])
-        return objs[0]  # type: ignore[no-any-return]
+        return self.model.from_wire(row, db)
 
     def first(self) -> Optional[D]:
         qs = self if self._order else self.order_by("_key")
@@ -683,6 +692,8 @@ class QuerySet(Generic[D]):
         """
         import uuid
 
+        from ..models import state_of
+
         items = list(objs)
         if batch_size is not None and batch_size < 1:
             raise exc.ValidationError("batch_size must be at least 1")
@@ -701,7 +712,9 @@ class QuerySet(Generic[D]):
         for obj, doc in zip(items, docs):
             stored = {**doc, "_id": f"{collection}/{doc['_key']}"}
             obj._remember(stored, db)
-            obj.__pydantic_private__["_odm_snapshot"].pop("_rev", None)  # type: ignore[index]
+            snapshot = state_of(obj).snapshot
+            if snapshot is not None:
+                snapshot.pop("_rev", None)
         return items
 
     def get_or_create(self, defaults: Optional[Mapping[str, Any]] = None,
@@ -735,7 +748,14 @@ class QuerySet(Generic[D]):
 
 
 class Manager(QuerySet[D]):
-    """``Model.objects``: the starting point of every query on a model."""
+    """``Model.objects``: the starting point of every query on a model.
+
+    One Manager is shared by every use of ``Model.objects``, so it never
+    keeps results: iterating it runs a fresh query each time.
+    """
+
+    def _fetch_all(self) -> List[Any]:
+        return list(self.iterator())
 
 
 def _check_field_value(model: Type[Document], name: str, value: Any) -> None:

@@ -29,30 +29,41 @@ class ClusterClient(SubClient):
     def status(self) -> JSON:
         """The node's cluster status, with the reference's ``mode`` and ``node_count``.
 
-        ``mode`` is ``"standalone"`` or ``"cluster"``; ``node_count`` counts
-        this node and its peers. The server's own fields (``status``,
-        ``node_id``, ``peers``, ``stats`` ...) are kept as they are.
+        ``mode`` is ``"standalone"`` for a node without peers and
+        ``"cluster"`` otherwise; ``node_count`` counts this node and its peers.
+        The server's own fields are kept as they are: its ``status`` is
+        ``"cluster-ready"`` for a node started without peers, because every
+        solidb 2.6.0 server runs its cluster manager.
         """
         body = self._http("GET", "/_api/cluster/status")
         if not isinstance(body, dict):
             raise exc.ProtocolError(f"unexpected cluster status from HTTP: {body!r:.200}")
         result = dict(body)
         peers = result.get("peers") or []
-        result["mode"] = "standalone" if result.get("status") == "standalone" else "cluster"
+        result["mode"] = "cluster" if peers else "standalone"
         result["node_count"] = 1 + len(peers)
         return result
 
     def info(self) -> JSON:
-        """Node and host details, with ``mode`` as in :meth:`status`."""
+        """Node and host details, with ``mode`` as in :meth:`status`.
+
+        The server's ``is_cluster_mode`` is true on every node, peers or not;
+        ``mode`` says whether this node has peers.
+        """
         body = self._http("GET", "/_api/cluster/info")
         if not isinstance(body, dict):
             raise exc.ProtocolError(f"unexpected cluster info from HTTP: {body!r:.200}")
         result = dict(body)
-        result["mode"] = "cluster" if result.get("is_cluster_mode") else "standalone"
+        config = result.get("cluster_config") or {}
+        peers = config.get("peers") if isinstance(config, dict) else None
+        result["mode"] = "cluster" if peers else "standalone"
         return result
 
     def remove_node(self, node_id: str) -> JSON:
-        """Remove a node and rebalance; the server identifies nodes by ``host:port``."""
+        """Remove a node and rebalance; the server identifies nodes by ``host:port``.
+
+        The server answers success even for an address that is not a member.
+        """
         if not isinstance(node_id, str) or not node_id:
             raise exc.ValidationError("node_id must be the node's address, such as 'host:6745'")
         return dict(self._http("POST", "/_api/cluster/remove-node", {"node_address": node_id}))
