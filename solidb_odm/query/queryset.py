@@ -453,10 +453,11 @@ class QuerySet(Generic[D]):
         while remaining is None or remaining > 0:
             take = chunk_size if remaining is None else min(chunk_size, remaining)
             page = self._clone()
-            page._offset, page._limit = offset, take
+            # one row more than needed tells whether another page exists
+            page._offset, page._limit = offset, take + 1
             rows = self._run(page.compile())
-            yield from self._hydrate(rows)
-            if len(rows) < take:
+            yield from self._hydrate(rows[:take])
+            if len(rows) <= take:
                 return
             offset += take
             if remaining is not None:

@@ -1,10 +1,12 @@
 """``client.collections_mgmt``: maintenance, statistics, JSON schema, export and import.
 
-All of it runs over the driver. Two reference calls need a little more than
-one command on the pinned server: ``set_schema`` wraps the JSON Schema in the
-``{"name", "schema", "validation_mode"}`` record the driver expects, and
+All of it runs over the driver. Three reference calls need a little more
+than one command on the pinned server: ``set_schema`` wraps the JSON Schema in
+the ``{"name", "schema", "validation_mode"}`` record the driver expects,
 ``import_data`` creates a missing target collection (as the server's HTTP
-import does) and sends large imports in frames under the size limit.
+import does) and sends large imports in frames under the size limit, and
+``repair`` of an unsharded collection, which the server's shard repair
+refuses, recounts it and rebuilds its indexes.
 """
 
 from __future__ import annotations
@@ -75,9 +77,28 @@ class CollectionsMgmtClient(SubClient):
         self._call("compact_collection", database=self._db, collection=_name(collection))
 
     def repair(self, collection: str) -> JSON:
-        """Check and fix the collection's shard bookkeeping; returns ``{"status", "report"}``."""
-        return dict(self._data("repair_collection", database=self._db,
-                               collection=_name(collection)) or {})
+        """Fix what can drift out of step; returns ``{"status": "repaired", "report"}``.
+
+        For a sharded collection that is the server's shard repair (duplicate
+        and misplaced documents). The server refuses that for an unsharded
+        collection ("Missing shard config"), whose own bookkeeping is its
+        cached document count and its index entries, so there the cached
+        count is recalculated and the indexes are rebuilt instead; the result
+        then also carries ``document_count``.
+        """
+        db, name = self._db, _name(collection)
+        if self._data("get_collection_sharding", database=db, collection=name):
+            return dict(self._data("repair_collection", database=db, collection=name) or {})
+        count = int(self._call("recount_collection", database=db, collection=name).count or 0)
+        indexed = self._data("rebuild_indexes", database=db, collection=name)
+        return {
+            "status": "repaired",
+            "report": (
+                f"{db}.{name} is not sharded: document count recalculated ({count}), "
+                f"indexes rebuilt over {indexed} documents"
+            ),
+            "document_count": count,
+        }
 
     def stats(self, collection: str) -> JSON:
         """Document count and disk usage of the collection."""
