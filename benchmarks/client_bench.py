@@ -63,16 +63,30 @@ class BareConnection:
         self.sock.close()
 
 
-def measure(fn: Callable[[int], Any], seconds: float, min_ops: int = 3) -> float:
-    """Call ``fn(i)`` for about ``seconds`` (at least ``min_ops`` times); ops per second."""
-    fn(-1)  # warm-up, not counted
-    count = 0
-    started = time.perf_counter()
-    deadline = started + seconds
-    while count < min_ops or time.perf_counter() < deadline:
-        fn(count)
-        count += 1
-    return count / (time.perf_counter() - started)
+def measure_pair(
+    ours: Callable[[int], Any], bare: Callable[[int], Any], seconds: float, rounds: int = 4
+) -> Tuple[float, float]:
+    """Ops per second of both, measured in alternating slices.
+
+    Both run on one small machine next to the server, so the rate drifts
+    (compactions, caches, CPU frequency); alternating short slices makes the
+    drift hit both sides alike instead of favouring whichever ran first.
+    """
+    ours(-1)  # warm-up, not counted
+    bare(-1)
+    counts = [0, 0]
+    elapsed = [0.0, 0.0]
+    for _ in range(rounds):
+        for side, fn in enumerate((ours, bare)):
+            started = time.perf_counter()
+            deadline = started + seconds / rounds
+            n = 0
+            while n < 1 or time.perf_counter() < deadline:
+                fn(counts[side] + n)
+                n += 1
+            elapsed[side] += time.perf_counter() - started
+            counts[side] += n
+    return counts[0] / elapsed[0], counts[1] / elapsed[1]
 
 
 def bulk_docs(tag: str) -> List[Dict[str, Any]]:
@@ -124,9 +138,7 @@ def run(seconds: float) -> List[Tuple[str, float, float]]:
             ours, floor = ours_ops(client), bare_ops(bare)
             rows = []
             for name in ours:
-                # Interleave so that drift (compaction, caches) hits both alike.
-                ours_rate = measure(ours[name], seconds)
-                bare_rate = measure(floor[name], seconds)
+                ours_rate, bare_rate = measure_pair(ours[name], floor[name], seconds)
                 rows.append((name, ours_rate, bare_rate))
                 print(f"  measured {name}", file=sys.stderr, flush=True)
             return rows
