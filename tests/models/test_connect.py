@@ -1,0 +1,71 @@
+"""connect(): URL and keyword forms, database creation, default database, schema sync."""
+
+from __future__ import annotations
+
+import pytest
+
+from solidb_odm import Document, connect, get_default_database
+from solidb_odm import exceptions as exc
+from solidb_odm.database import parse_url, set_default_database
+from solidb_odm.testing import SoliDBServer
+
+
+class Gadget(Document):
+    name: str
+    price: int
+
+    class Meta:
+        collection = "gadgets"
+
+
+def test_parse_url() -> None:
+    assert parse_url("solidb://u:p%40ss@db.local:7000/shop?pool_size=8&timeout=2.5") == {
+        "host": "db.local", "port": 7000, "username": "u", "password": "p@ss",
+        "database": "shop", "pool_size": 8, "timeout": 2.5,
+    }
+    with pytest.raises(exc.ValidationError):
+        parse_url("http://x")
+    with pytest.raises(exc.ValidationError):
+        parse_url("solidb://x/db?bogus=1")
+
+
+def test_connect_url_creates_database_and_becomes_default(solidb_server: SoliDBServer) -> None:
+    db = connect(solidb_server.url + "/connect_url_db")
+    try:
+        assert get_default_database() is db
+        assert "connect_url_db" in db.client.list_databases()
+        db.register(Gadget).sync()
+        Gadget(name="phone", price=3).save()
+        assert Gadget.objects.count() == 1
+    finally:
+        db.client.delete_database("connect_url_db")
+        db.close()
+        set_default_database(None)
+
+
+def test_connect_keywords_without_default(solidb_server: SoliDBServer) -> None:
+    db = connect(host=solidb_server.host, port=solidb_server.port, username="admin",
+                 password=solidb_server.password, database="_system", default=False)
+    try:
+        with pytest.raises(exc.SoliDBError):
+            get_default_database()
+        assert db.name == "_system"
+    finally:
+        db.close()
+
+
+def test_connect_bad_password_is_an_authentication_error(solidb_server: SoliDBServer) -> None:
+    with pytest.raises(exc.AuthenticationError):
+        connect(host=solidb_server.host, port=solidb_server.port, username="nobody-here",
+                password="wrong", database="x", default=False)
+
+
+def test_sync_schema_makes_the_server_refuse_invalid_documents(odm_db) -> None:
+    odm_db.register(Gadget)
+    created = odm_db.sync(schema=True)
+    assert created["schemas"] == ["gadgets"]
+    Gadget(name="ok", price=1).save()
+    with pytest.raises(exc.SchemaValidationError):
+        odm_db.client.insert(odm_db.name, "gadgets", {"name": "bad", "price": "not a number"})
+    odm_db.client.insert(odm_db.name, "gadgets", {"name": "extra", "price": 2, "colour": "red"})
+    assert Gadget.objects.count() == 2
