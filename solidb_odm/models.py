@@ -77,12 +77,17 @@ class OdmState:
 
     __slots__ = ("db", "deleted", "loaded", "related", "session", "snapshot")
 
-    def __init__(self) -> None:
-        self.db: Any = None
+    def __init__(
+        self,
+        db: Any = None,
+        snapshot: Optional[Dict[str, Any]] = None,
+        loaded: Optional[FrozenSet[str]] = None,
+    ) -> None:
+        self.db = db
         #: the stored document as last loaded or saved (None: never saved)
-        self.snapshot: Optional[Dict[str, Any]] = None
+        self.snapshot = snapshot
         #: stored names loaded by only(); None when the whole document was loaded
-        self.loaded: Optional[FrozenSet[str]] = None
+        self.loaded = loaded
         self.related: Dict[str, Any] = {}
         self.session: Any = None
         self.deleted = False
@@ -99,6 +104,14 @@ def state_of(obj: BaseModel) -> OdmState:
     if found is None:
         found = private["_odm"] = OdmState()
     return found
+
+
+def _attach(obj: BaseModel, state: OdmState) -> None:
+    private = obj.__pydantic_private__
+    if private is None:
+        object.__setattr__(obj, "__pydantic_private__", {"_odm": state})
+    else:
+        private["_odm"] = state
 
 
 class ManagerDescriptor:
@@ -269,21 +282,36 @@ class Document(BaseModel, metaclass=DocumentMeta):
     def from_wire(cls: Type[D], data: Mapping[str, Any], db: Optional[Database] = None,
                   loaded: Optional[FrozenSet[str]] = None) -> D:
         """Build an instance from a stored document (what the server returned)."""
-        if cls.__odm_bytes_fields__:
-            data = dict(data)
-            for _, alias in cls.__odm_bytes_fields__:
-                value = data.get(alias)
-                if isinstance(value, str):  # pydantic writes URL-safe base64
-                    data[alias] = base64.urlsafe_b64decode(value)
-        if loaded is not None:
-            obj = cls._partial(data, loaded)
-        else:
-            obj = cls.model_validate(data)
-        state = state_of(obj)
-        state.db = db
-        state.snapshot = data if isinstance(data, dict) else dict(data)
-        state.loaded = loaded
-        return obj
+        return cls.from_wire_many([data], db, loaded)[0]
+
+    @classmethod
+    def from_wire_many(cls: Type[D], rows: List[Any], db: Optional[Database] = None,
+                       loaded: Optional[FrozenSet[str]] = None) -> List[D]:
+        """Validate many stored documents into instances: the hot path of every query."""
+        if cls.__odm_bytes_fields__ or loaded is not None:
+            out: List[D] = []
+            for data in rows:
+                data = dict(data)
+                for _, alias in cls.__odm_bytes_fields__:
+                    value = data.get(alias)
+                    if isinstance(value, str):  # pydantic writes URL-safe base64
+                        data[alias] = base64.urlsafe_b64decode(value)
+                obj = cls._partial(data, loaded) if loaded is not None else cls.model_validate(data)
+                _attach(obj, OdmState(db, data, loaded))
+                out.append(obj)
+            return out
+        validate = cls.__pydantic_validator__.validate_python
+        setattr_ = object.__setattr__
+        objs: List[D] = []
+        append = objs.append
+        for data in rows:
+            obj = validate(data)
+            if obj.__pydantic_private__ is None:
+                setattr_(obj, "__pydantic_private__", {"_odm": OdmState(db, data)})
+            else:  # the model declares private attributes of its own
+                obj.__pydantic_private__["_odm"] = OdmState(db, data)
+            append(obj)
+        return objs
 
     @classmethod
     def _partial(cls: Type[D], data: Mapping[str, Any], loaded: FrozenSet[str]) -> D:

@@ -21,7 +21,7 @@ Third parties add lookups with :func:`register_lookup`.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 from .. import exceptions as exc
 from .expressions import Expression, Lookup, ShapeBuilder, to_wire
@@ -142,6 +142,41 @@ def _comparable(value: Any, lookup: str) -> Any:
     return wire
 
 
+# -- index-safe spellings ------------------------------------------------------
+#
+# The server's persistent indexes key a value by an encoding that tells apart
+# values ``==`` holds equal: ``0`` and ``-0.0`` are two keys, and a list or an
+# object is keyed by its JSON text (``[1]`` and ``[1.0]`` differ). A FILTER
+# served from such an index misses the documents holding the other spelling
+# (checked on 2.6.0 by tests/query/test_differential.py). So:
+#
+# - an equality or ``in`` with zero looks up both zeros (the server turns a
+#   ``-0.0`` bound into ``0`` before an index lookup, but not an ``IN`` list);
+# - ``>= 0`` (also as the low end of a range) is sent as ``> -5e-324``: the
+#   same test, since no number lies between the smallest negative double and
+#   ``-0.0``, but the index range then starts below both zeros;
+# - an equality or ``in`` with a list or an object reads the field through
+#   ``??``, which no index serves, so the server compares every document.
+
+#: The largest number below zero (the smallest negative subnormal double).
+JUST_BELOW_ZERO = -5e-324
+
+
+def _is_zero(value: Any) -> bool:
+    return kind(value) == "num" and value == 0
+
+
+def _with_both_zeros(items: List[Any]) -> List[Any]:
+    if any(_is_zero(item) for item in items):
+        items = [item for item in items if not _is_zero(item)] + [0.0, -0.0]
+    return items
+
+
+def _unindexed(lhs: str) -> str:
+    """The same value, in a form no index serves (the server compares every document)."""
+    return f"({lhs} ?? null)"
+
+
 # -- equality ----------------------------------------------------------------
 
 
@@ -149,11 +184,23 @@ def _comparable(value: Any, lookup: str) -> Any:
 class Exact(BaseLookup):
     name = "exact"
 
+    def shape(self, lookup: Lookup, builder: ShapeBuilder) -> Shape:
+        value = lookup.value
+        if not isinstance(value, Expression) and _is_zero(to_wire(value)):
+            # both zeros, so that an index finds 0 and -0.0 alike (see above)
+            alternatives = ("alts", (builder.param(0.0), builder.param(-0.0)))
+            return ("lookup", self.name, lookup.lhs.shape(builder), alternatives)
+        return super().shape(lookup, builder)
+
     def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
         if rhs_type == "null":
             return f"({lhs} == null)"
         if rhs_type == "expr":  # F() == F(): null never equals anything, as in SQL
             return f"({lhs} != null AND {lhs} == {rhs})"
+        if rhs_type == "alts":
+            return f"({lhs} IN {rhs})"
+        if rhs_type in ("list", "obj"):
+            return f"({_unindexed(lhs)} == {rhs})"
         return f"({lhs} == {rhs})"
 
     def evaluate(self, lhs: Any, rhs: Any) -> bool:
@@ -208,6 +255,14 @@ class _Compare(BaseLookup):
             raise exc.ValidationError(f"{self.name} cannot compare with None; use isnull")
         return _comparable(value, self.name)
 
+    def shape(self, lookup: Lookup, builder: ShapeBuilder) -> Shape:
+        value = lookup.value
+        if self.op == ">=" and not isinstance(value, Expression) and _is_zero(
+            self.prepare(value)
+        ):  # ">= 0" as "> -5e-324", so that an index range also finds -0.0 (see above)
+            return ("lookup", "gt", lookup.lhs.shape(builder), builder.param(JUST_BELOW_ZERO))
+        return super().shape(lookup, builder)
+
     def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
         return f"({_guard(rhs_type, lhs, rhs)} AND {lhs} {self.op} {rhs})"
 
@@ -261,8 +316,11 @@ class Range(BaseLookup):
         low, high = (_comparable(v, "range") for v in value)
         if kind(low) != kind(high):
             raise exc.ValidationError("range ends must be of the same kind")
-        return ("lookup", self.name, lookup.lhs.shape(builder),
-                ("pair", builder.param(low), builder.param(high)))
+        lhs = lookup.lhs.shape(builder)
+        if _is_zero(low):  # ">= 0" as "> -5e-324" (see above)
+            return ("and", (("lookup", "gt", lhs, builder.param(JUST_BELOW_ZERO)),
+                            ("lookup", "lte", lhs, builder.param(high))))
+        return ("lookup", self.name, lhs, ("pair", builder.param(low), builder.param(high)))
 
     def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
         low, high = rhs.split(",")
@@ -283,10 +341,19 @@ class In(BaseLookup):
     def prepare(self, value: Any) -> Any:
         if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
             raise exc.ValidationError(f"in needs a list of values, got {value!r}")
-        return [v for v in to_wire(list(value)) if v is not None]
+        return _with_both_zeros([v for v in to_wire(list(value)) if v is not None])
+
+    def shape(self, lookup: Lookup, builder: ShapeBuilder) -> Shape:
+        shaped = super().shape(lookup, builder)
+        rhs = shaped[3]
+        if rhs[0] == "param" and any(kind(v) in ("list", "obj") for v in builder.values[rhs[2]]):
+            # lists or objects among the values: keep the field away from indexes
+            shaped = (*shaped[:3], ("param", "containers", rhs[2]))
+        return shaped
 
     def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
-        return f"({lhs} != null AND {lhs} IN {rhs})"
+        read = _unindexed(lhs) if rhs_type == "containers" else lhs
+        return f"({lhs} != null AND {read} IN {rhs})"
 
     def evaluate(self, lhs: Any, rhs: Any) -> bool:
         return lhs is not None and json_in(lhs, rhs)

@@ -373,21 +373,21 @@ class QuerySet(Generic[D]):
         model = self.model
         loaded = frozenset(self._projection[1]) if kind == "only" else None
         session = self._active_session()
-        out: List[Any] = []
-        for row in rows:
-            related = None
-            if self._select_related:
-                related = {n: row.pop(REL_PREFIX + n, None) for n in self._select_related}
-            obj = model.from_wire(row, db, loaded)
-            if related:
+        related_rows: List[Dict[str, Any]] = []
+        if self._select_related:
+            related_rows = [
+                {n: row.pop(REL_PREFIX + n, None) for n in self._select_related} for row in rows
+            ]
+        out: List[Any] = model.from_wire_many(rows, db, loaded)
+        if related_rows:
+            refs = model.references()
+            for obj, related in zip(out, related_rows):
                 cache = state_of(obj).related
-                refs = model.references()
                 for name, value in related.items():
                     target = refs[name].target
                     cache[name] = target.from_wire(value, db) if value else None
-            if session is not None:
-                obj = session._adopt(obj)
-            out.append(obj)
+        if session is not None:
+            out = [session._adopt(obj) for obj in out]
         if self._prefetch_related and out:
             self._prefetch(out)
         return out

@@ -2,12 +2,16 @@
 
 Which path each call takes on solidb 2.6.0, and why:
 
-- ``create``, ``insert``, ``aggregate``, ``delete`` use the driver. Column
-  types are translated to the server's (``float`` -> ``float64``, ``datetime``
-  -> ``timestamp`` ...). The driver aggregates one metric per call when
-  grouping, so several grouped metrics are computed in one batch and merged.
+- ``create``, ``insert`` and ``delete`` use the driver's columnar commands.
+  Column types are translated to the server's (``float`` -> ``float64``,
+  ``datetime`` -> ``timestamp`` ...).
+- ``aggregate`` is one SDBQL ``COLLECT ... AGGREGATE`` over the table (SDBQL
+  reads columnar tables): the driver's own grouped aggregation takes one
+  metric per call, turns group values that look like numbers into numbers and
+  splits values containing ``|`` into wrong groups.
 - ``query`` takes SQL, which only the server's HTTP ``/sql`` endpoint
-  understands (it becomes SDBQL, which reads columnar tables).
+  understands; the reference's ``@name`` parameters are sent as the ``:name``
+  that endpoint expects.
 - ``stats`` reads the HTTP table description: the driver reports no sizes.
 - ``list`` reads the driver's collection list: the driver's ``list_columnar``
   looks for metadata where none is stored and answers ``[]``.
@@ -17,7 +21,6 @@ Which path each call takes on solidb 2.6.0, and why:
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -27,7 +30,7 @@ from ... import names, protocol
 from ..client import BULK_CHUNK_BYTES, _chunks_by_size
 from ..http import path as http_path
 from . import _checks as check
-from ._base import SubClient
+from ._base import SubClient, unsupported
 
 JSON = Dict[str, Any]
 
@@ -46,7 +49,7 @@ FUNCTIONS = {
     "count": "count", "count_distinct": "count_distinct",
 }
 #: Filter operators for ``aggregate``'s ``filters``: ``{"value": {"gt": 40}}``.
-OPERATORS = {"eq": "EQ", "ne": "NE", "gt": "GT", "gte": "GTE", "lt": "LT", "lte": "LTE",
+OPERATORS = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=",
              "in": "IN"}
 _PREFIX = "_columnar_"
 _SELECT = re.compile(r"^\s*SELECT\b", re.IGNORECASE)
@@ -89,32 +92,88 @@ def _column_defs(columns: Sequence[Mapping[str, Any]]) -> List[JSON]:
     return defs
 
 
-def _filter(filters: Mapping[str, Any]) -> Optional[str]:
-    """``{"col": value}`` (equality), ``{"col": [a, b]}`` (IN) or ``{"col": {"gt": 1}}`` as server JSON."""
+def _filter(filters: Mapping[str, Any], variables: JSON) -> List[str]:
+    """SDBQL conditions on row ``r`` for ``filters``; their values go into ``variables``.
+
+    ``{"col": value}`` is equality, ``{"col": [a, b]}`` membership and
+    ``{"col": {"gt": 1, "lte": 5}}`` comparisons.
+    """
     if not isinstance(filters, Mapping):
         raise exc.ValidationError("filters must be a mapping of column -> value")
-    leaves: List[JSON] = []
+    conditions: List[str] = []
+
+    def bind(value: Any) -> str:
+        name = f"f{len(variables)}"
+        variables[name] = value
+        return f"@{name}"
+
     for column, condition in filters.items():
-        column = names.field_segment(column)
+        field = names.field_access("r", (names.field_segment(column),))
         if isinstance(condition, Mapping):
             if not condition:
                 raise exc.ValidationError(f"empty condition for column {column!r}")
             for op, value in condition.items():
-                server_op = OPERATORS.get(str(op).lower())
-                if server_op is None:
+                operator = OPERATORS.get(str(op).lower())
+                if operator is None:
                     raise exc.ValidationError(
                         f"unknown filter operator {op!r}; use one of {sorted(OPERATORS)}"
                     )
-                if server_op == "IN" and (isinstance(value, (str, bytes))
-                                          or not isinstance(value, Sequence)):
-                    raise exc.ValidationError("the 'in' operator takes a list")
-                leaves.append({"column": column, "op": server_op,
-                               "value": list(value) if server_op == "IN" else value})
+                if operator == "IN":
+                    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                        raise exc.ValidationError("the 'in' operator takes a list")
+                    value = list(value)
+                conditions.append(f"{field} {operator} {bind(value)}")
         elif isinstance(condition, (list, tuple)):
-            leaves.append({"column": column, "op": "IN", "value": list(condition)})
+            conditions.append(f"{field} IN {bind(list(condition))}")
         else:
-            leaves.append({"column": column, "op": "EQ", "value": condition})
-    return json.dumps({"and": leaves}) if leaves else None
+            conditions.append(f"{field} == {bind(condition)}")
+    return conditions
+
+
+def aggregate_query(table: str, metrics: List[Tuple[str, str]], groups: List[str],
+                    conditions: List[str]) -> str:
+    """One SDBQL ``COLLECT ... AGGREGATE`` computing every metric per group."""
+    aggregates, outputs = [], [f'"{g}": g{i}' for i, g in enumerate(groups)]
+    for i, (column, function) in enumerate(metrics):
+        value = names.field_access("r", (column,))
+        number = f"(IS_NUMBER({value}) ? {value} : null)"
+        if function == "count":
+            aggregates.append(f"a{i} = COUNT({value})")
+            result = f"a{i}"
+        elif function == "count_distinct":
+            # COUNT_DISTINCT counts null as a value; a non-null count leaves it out.
+            aggregates += [f"a{i} = COUNT_DISTINCT({value})", f"a{i}_all = COUNT(1)",
+                           f"a{i}_set = COUNT({value})"]
+            result = f"a{i} - (a{i}_all > a{i}_set ? 1 : 0)"
+        else:
+            aggregates.append(f"a{i} = {function.upper()}({number})")
+            result = f"a{i}"
+        outputs.append(f'"{column}_{function}": {result}')
+    collect = ", ".join(f"g{i} = {names.field_access('r', (g,))}" for i, g in enumerate(groups))
+    return (
+        f"FOR r IN {table} "
+        + (f"FILTER {' AND '.join(conditions)} " if conditions else "")
+        + f"COLLECT {collect} AGGREGATE {', '.join(aggregates)} "
+        + f"RETURN {{{', '.join(outputs)}}}"
+    ).replace("COLLECT  AGGREGATE", "COLLECT AGGREGATE")
+
+
+def sql_placeholders(sql: str) -> str:
+    """The reference's ``@name`` parameters as the server's SQL spells them, ``:name``.
+
+    Quoted text is left alone.
+    """
+    out, quote = [], ""
+    for i, ch in enumerate(sql):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "@" and i + 1 < len(sql) and (sql[i + 1].isalnum() or sql[i + 1] == "_"):
+            ch = ":"
+        out.append(ch)
+    return "".join(out)
 
 
 def _metrics(metrics: Any) -> List[Tuple[str, str]]:
@@ -173,8 +232,9 @@ class ColumnarClient(SubClient):
     def query(self, name: str, sql: str, params: Optional[Mapping[str, Any]] = None) -> List[Any]:
         """Run a ``SELECT ... FROM <name>`` with ``@params``; returns the rows.
 
-        WHERE, ORDER BY, LIMIT, GROUP BY and aggregate functions are the
-        server's SQL dialect. Only SELECT is accepted here: this is a read.
+        SELECT columns or ``*``, WHERE, ORDER BY and LIMIT, in the server's
+        SQL dialect. Only SELECT is accepted here: this is a read. For
+        grouped figures use :meth:`aggregate`.
         """
         name = _table(name)
         text = check.text(sql, "sql")
@@ -182,8 +242,14 @@ class ColumnarClient(SubClient):
             raise exc.ValidationError("columnar.query runs SELECT statements only")
         if not re.search(rf"\bFROM\s+[`\"]?{re.escape(name)}\b", text, re.IGNORECASE):
             raise exc.ValidationError(f"the query does not read FROM {name}")
+        if re.search(r"\bGROUP\s+BY\b", text, re.IGNORECASE):
+            raise unsupported(
+                "columnar.query with GROUP BY",
+                "the server translates GROUP BY into SDBQL that fails to run; use "
+                "columnar.aggregate",
+            )
         body = self._http("POST", http_path("_api", "database", self._db, "sql"),
-                          {"query": text, "bind_vars": dict(params or {})})
+                          {"query": sql_placeholders(text), "bind_vars": dict(params or {})})
         return list((body or {}).get("result") or [])
 
     def aggregate(self, name: str, spec: Mapping[str, Any]) -> List[JSON]:
@@ -191,7 +257,9 @@ class ColumnarClient(SubClient):
 
         Returns one row per group (one row without ``group_by``) holding the
         group columns and ``<column>_<function>`` per metric, e.g. ``value_avg``.
-        Functions: avg, sum, min, max (numbers only), count (rows), count_distinct.
+        avg, sum, min and max read the column's numbers; count and
+        count_distinct its non-null values. ``filters`` maps a column to a
+        value, a list (any of) or ``{"gt"|"gte"|"lt"|"lte"|"ne"|"eq"|"in": value}``.
         """
         db = self._db
         name = _table(name)
@@ -205,26 +273,11 @@ class ColumnarClient(SubClient):
         if isinstance(group_by, str):
             group_by = [group_by]
         groups = [names.field_segment(g) for g in check.string_list(group_by or [], "group_by")]
-        condition = _filter(spec.get("filters") or {})
-        if not groups:
-            row = self._data("aggregate_columnar", database=db, collection=name,
-                             aggregations=[{"column": c, "op": f} for c, f in metrics],
-                             filter=condition)
-            return [dict(r) for r in row or []]
-        # Grouped: the server takes one metric per call; run them all in one batch.
-        replies = check.all_ok(self._client.batch([
-            protocol.command("aggregate_columnar", database=db, collection=name,
-                             aggregations=[{"column": c, "op": f}], group_by=groups,
-                             filter=condition)
-            for c, f in metrics
-        ]))
-        merged: Dict[Tuple[str, ...], JSON] = {}
-        for (column, function), reply in zip(metrics, replies):
-            for group in reply.data or []:
-                key = tuple(repr(group.get(g)) for g in groups)
-                row = merged.setdefault(key, {g: group.get(g) for g in groups})
-                row[f"{column}_{function}"] = group.get("_agg")
-        return list(merged.values())
+        variables: JSON = {}
+        conditions = _filter(spec.get("filters") or {}, variables)
+        rows = self._client.query(db, aggregate_query(name, metrics, groups, conditions),
+                                  variables)
+        return [dict(r) for r in rows]
 
     def stats(self, name: str) -> JSON:
         """``{name, row_count, size_bytes, uncompressed_size_bytes, compression_ratio, ...}``.
