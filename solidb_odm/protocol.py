@@ -175,7 +175,7 @@ _MESSAGE_RULES: List[tuple[re.Pattern[str], Type[exc.ServerError]]] = [
     (re.compile(r"Bind variable .*not found", re.I), exc.QueryError),
     (re.compile(r"not found", re.I), exc.NotFoundError),
     (re.compile(r"Parse error|Query execution error|Lexer|Expected ", re.I), exc.QueryError),
-    (re.compile(r"not supported|requires HTTP API|not yet supported", re.I),
+    (re.compile(r"not supported|requires? HTTP API|not yet supported", re.I),
      exc.InvalidCommandError),
 ]
 

@@ -327,6 +327,10 @@ class Client:
         Inside a transaction the document is staged and returned as it will
         be stored once the transaction commits.
         """
+        if not isinstance(document, Mapping):
+            raise exc.ValidationError(
+                f"a document must be a mapping (a dict), got {type(document).__name__}"
+            )
         return dict(
             self._data("insert", database=database, collection=collection, key=key,
                        document=dict(document)) or {}

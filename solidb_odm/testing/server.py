@@ -121,6 +121,7 @@ class SoliDBServer:
                 "SOLIDB_ADMIN_PASSWORD": self.password,
                 "JWT_SECRET": env.get("JWT_SECRET", "solidb-odm-tests-jwt-secret-0123456789"),
                 "RUST_LOG": env.get("SOLIDB_TEST_RUST_LOG", "warn"),
+                "NO_COLOR": "1",  # a readable log tail in error messages
             }
         )
         env.update(self.extra_env)

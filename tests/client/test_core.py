@@ -23,6 +23,12 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
+def make_user(client: Client, username: str, password: str, role: str) -> None:
+    """A user with one role: roles given to ``create_user`` are not enforced, ``assign_role`` is."""
+    client._call("create_user", username=username, password=password, roles=[role])
+    client._call("assign_role", username=username, role=role)
+
+
 def keys_of(docs: List[Dict[str, Any]]) -> List[str]:
     return [d["_key"] for d in docs]
 
@@ -78,6 +84,8 @@ def test_unauthenticated_connection_is_refused(solidb_server: SoliDBServer) -> N
         assert client.ping() > 0
         with pytest.raises(exc.AuthenticationError, match="Authentication required"):
             client.list_databases()
+        with pytest.raises(exc.AuthenticationError, match="Authentication required"):
+            client.batch([protocol.command("list_databases")])
 
 
 def test_wrong_password_raises_authentication_error(solidb_server: SoliDBServer) -> None:
@@ -94,13 +102,28 @@ def test_wrong_password_for_an_existing_user(
     solidb_client: Client, solidb_server: SoliDBServer
 ) -> None:
     user = unique("user")
-    solidb_client._call("create_user", username=user, password="right-password", roles=["admin"])
+    make_user(solidb_client, user, "right-password", "admin")
     try:
         with Client(solidb_server.host, solidb_server.port) as client:
             with pytest.raises(exc.AuthenticationError):
                 client.auth("_system", user, "wrong-password")
             client.auth("_system", user, "right-password")
             assert "_system" in client.list_databases()
+    finally:
+        solidb_client._call("delete_user", username=user)
+
+
+def test_roles_given_to_create_user_are_not_granted(
+    solidb_client: Client, solidb_server: SoliDBServer
+) -> None:
+    """Server fact: ``create_user(roles=...)`` stores the list; only ``assign_role`` grants."""
+    user = unique("user")
+    solidb_client._call("create_user", username=user, password="pw", roles=["admin"])
+    try:
+        assert solidb_client._data("get_user_roles", username=user) == {"roles": []}
+        with Client(solidb_server.host, solidb_server.port) as client:
+            with pytest.raises(exc.PermissionDeniedError, match="insufficient permissions"):
+                client.auth("_system", user, "pw")
     finally:
         solidb_client._call("delete_user", username=user)
 
@@ -143,27 +166,33 @@ def test_every_pooled_connection_authenticates(solidb_server: SoliDBServer) -> N
 
 def test_auth_with_api_key(solidb_client: Client, solidb_server: SoliDBServer) -> None:
     created = solidb_client._data("create_api_key", name=unique("key"), permissions=["admin"])
-    assert created["key"].startswith("sdb_")
+    assert created["key"].startswith("sk_")  # not the facts sheet's sdb_<32 hex>
     try:
         with Client(solidb_server.host, solidb_server.port) as client:
             client.auth_with_api_key("_system", created["key"])
             assert "_system" in client.list_databases()
+            assert {"name": "_config", "type": "document"} in client.list_collections("_system")
         with Client(solidb_server.host, solidb_server.port) as client:
             with pytest.raises(exc.AuthenticationError, match="Invalid API key"):
-                client.auth_with_api_key("_system", "sdb_" + "0" * 32)
+                client.auth_with_api_key("_system", "sk_" + "0" * 64)
     finally:
         solidb_client._call("delete_api_key", key_id=created["_key"])
+    with pytest.raises(exc.InvalidCommandError, match="at least one role"):
+        solidb_client._call("create_api_key", name=unique("key"), permissions=[])
 
 
 def test_a_viewer_is_denied_writes(
     solidb_client: Client, solidb_server: SoliDBServer, db: str
 ) -> None:
     user = unique("viewer")
-    solidb_client._call("create_user", username=user, password="viewer-pass", roles=["viewer"])
+    make_user(solidb_client, user, "viewer-pass", "viewer")
     try:
         with Client(solidb_server.host, solidb_server.port) as client:
             client.auth("_system", user, "viewer-pass")
             assert db in client.list_databases()
+            solidb_client.create_collection(db, "visible", col_type="edge")
+            # The types come over HTTP with the viewer's own credentials.
+            assert client.list_collections(db) == [{"name": "visible", "type": "edge"}]
             with pytest.raises(exc.PermissionDeniedError):
                 client.create_collection(db, "forbidden")
     finally:
@@ -229,8 +258,19 @@ def test_collection_lifecycle_with_types(solidb_client: Client, db: str) -> None
     assert "products" not in names and "relationships" in names
 
 
+def test_server_lists_collection_names_only(solidb_client: Client, db: str, col: str) -> None:
+    """Server facts: the driver lists bare names and hides credential collections;
+    ``collection_stats`` carries no type either (so the client asks HTTP)."""
+    assert solidb_client._data("list_collections", database=db) == [col]
+    system = solidb_client._data("list_collections", database="_system")
+    assert all(isinstance(name, str) for name in system)
+    assert "_config" in system
+    assert not {"_admins", "_api_keys", "_env"} & set(system)
+    assert "type" not in solidb_client.collection_stats(db, col)
+
+
 def test_list_collections_of_an_empty_database(solidb_client: Client, db: str) -> None:
-    assert [c for c in solidb_client.list_collections(db) if not c["name"].startswith("_")] == []
+    assert solidb_client.list_collections(db) == []
 
 
 def test_duplicate_collection_raises_already_exists(
@@ -280,7 +320,9 @@ def test_insert_returns_the_stored_document_with_key(
 ) -> None:
     doc = solidb_client.insert(db, col, {"name": "Alice", "email": "a@example.com", "age": 30})
     assert isinstance(doc["_key"], str) and doc["_key"]
-    assert doc["_id"] == f"{col}/{doc['_key']}"
+    # Server fact: _id names the database too, "<db>:<collection>/<key>".
+    assert doc["_id"] == f"{db}:{col}/{doc['_key']}"
+    assert {"_created_at", "_updated_at"} <= set(doc)
     assert doc["_rev"]
     assert doc["name"] == "Alice" and doc["age"] == 30
 
@@ -339,6 +381,23 @@ def test_documents_round_trip_json_values(solidb_client: Client, db: str, col: s
     assert {k: got[k] for k in body} == body
 
 
+def test_nan_is_stored_as_null(solidb_client: Client, db: str, col: str) -> None:
+    """Server fact: documents are JSON, so NaN and infinities come back as null."""
+    stored = solidb_client.insert(db, col, {"nan": float("nan"), "inf": float("inf")})
+    got = solidb_client.get(db, col, stored["_key"])
+    assert got["nan"] is None and got["inf"] is None
+
+
+def test_server_stores_a_non_object_document_as_an_empty_one(
+    solidb_client: Client, db: str, col: str
+) -> None:
+    """Server fact: ``insert`` of a list succeeds, answers no data and stores {}."""
+    reply = solidb_client._call("insert", database=db, collection=col, document=[1, 2])
+    assert reply.data is None
+    [stored] = solidb_client.list(db, col)
+    assert {k for k in stored if not k.startswith("_")} == set()
+
+
 def test_datetimes_travel_as_iso_strings(solidb_client: Client, db: str, col: str) -> None:
     when = dt.datetime(2024, 1, 15, 10, 0, tzinfo=dt.timezone.utc)
     stored = solidb_client.insert(db, col, {"at": when})
@@ -373,6 +432,41 @@ def test_update_merge_false_replaces_the_document(
     assert "age" not in got
     assert got["_key"] == "r" and got["_id"] == original["_id"]
     assert got["_rev"] != original["_rev"]
+    # A replace is a new document under the same key: its creation time is new too.
+    assert got["_created_at"] >= original["_created_at"]
+
+
+def test_update_merge_false_is_atomic_when_refused(
+    solidb_client: Client, db: str, col: str
+) -> None:
+    """A replacement a unique index refuses leaves the stored document as it was."""
+    solidb_client.create_index(db, col, "u_email", ["email"], unique=True)
+    solidb_client.insert(db, col, {"email": "a@x"}, key="a")
+    solidb_client.insert(db, col, {"email": "b@x", "name": "B"}, key="b")
+    with pytest.raises(exc.UniqueViolationError):
+        solidb_client.update(db, col, "b", {"email": "a@x"}, merge=False)
+    got = solidb_client.get(db, col, "b")
+    assert got["email"] == "b@x" and got["name"] == "B"
+
+
+def test_update_merge_false_on_an_edge_keeps_edge_rules(
+    solidb_client: Client, db: str
+) -> None:
+    solidb_client.create_collection(db, "links", col_type="edge")
+    solidb_client.insert(db, "links", {"_from": "a/1", "_to": "a/2", "w": 1}, key="l")
+    with pytest.raises(exc.ServerError, match="_from"):
+        solidb_client.update(db, "links", "l", {"w": 2}, merge=False)
+    solidb_client.update(db, "links", "l", {"_from": "a/3", "_to": "a/4"}, merge=False)
+    got = solidb_client.get(db, "links", "l")
+    assert (got["_from"], got["_to"]) == ("a/3", "a/4") and "w" not in got
+
+
+def test_update_merge_true_keeps_nulls(solidb_client: Client, db: str, col: str) -> None:
+    """Server fact: a merge writes None as null; it never removes a field."""
+    solidb_client.insert(db, col, {"a": 1, "b": 2}, key="n")
+    solidb_client.update(db, col, "n", {"a": None})
+    got = solidb_client.get(db, col, "n")
+    assert "a" in got and got["a"] is None and got["b"] == 2
 
 
 def test_server_update_command_always_merges(solidb_client: Client, db: str, col: str) -> None:
@@ -540,6 +634,28 @@ def test_query_syntax_error_raises_query_error(solidb_client: Client, db: str) -
 def test_query_on_missing_collection_raises_not_found(solidb_client: Client, db: str) -> None:
     with pytest.raises(exc.NotFoundError):
         solidb_client.query(db, "FOR u IN nothing_here RETURN u")
+
+
+def test_missing_bind_variable_raises_query_error(solidb_client: Client, db: str) -> None:
+    with pytest.raises(exc.QueryError, match="Bind variable '@x' not found"):
+        solidb_client.query(db, "RETURN @x")
+
+
+def test_query_that_touches_no_collection_ignores_the_database(solidb_client: Client) -> None:
+    """Server fact: the database is only resolved when a collection is read."""
+    missing = unique("missing")
+    assert solidb_client.query(missing, "RETURN 1") == [1]
+    with pytest.raises(exc.NotFoundError):
+        solidb_client.query(missing, "FOR d IN c RETURN d")
+
+
+def test_list_without_a_limit_uses_the_server_default_of_100(
+    solidb_client: Client, db: str, col: str
+) -> None:
+    """Server fact: ``list`` defaults to 100; the client always sends the reference's 50."""
+    solidb_client.bulk_insert(db, col, [{"i": i} for i in range(120)])
+    reply = solidb_client._call("list", database=db, collection=col)
+    assert len(reply.data) == 100 and reply.count == 120
 
 
 def test_explain_returns_a_plan(solidb_client: Client, db: str, users: str) -> None:

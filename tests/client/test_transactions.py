@@ -132,6 +132,53 @@ def test_server_staged_update_ignores_merge_false(
     assert got["name"] == "Robert" and got["age"] == 25
 
 
+def test_insert_of_an_existing_key_fails_the_whole_commit(
+    solidb_client: Client, db: str, col: str
+) -> None:
+    """Server fact: a staged insert of an existing key is accepted, then the commit fails."""
+    solidb_client.insert(db, col, {"v": 0}, key="taken")
+    tx_id = solidb_client.begin_transaction(db)
+    solidb_client.insert(db, col, {"v": 1}, key="fresh")
+    solidb_client.insert(db, col, {"v": 1}, key="taken")  # staged without complaint
+    # "Transaction conflict: Document 'taken' already exists in ...": the key
+    # clash decides the class, as for a plain insert.
+    with pytest.raises(exc.AlreadyExistsError, match="Transaction conflict"):
+        solidb_client.commit_transaction(tx_id)
+    assert [d["_key"] for d in solidb_client.list(db, col)] == ["taken"]
+    assert solidb_client.get(db, col, "taken")["v"] == 0
+    assert solidb_client.in_transaction() is None
+
+
+def test_commit_fails_when_a_staged_document_changed_meanwhile(
+    solidb_client: Client, solidb_server: SoliDBServer, db: str, col: str
+) -> None:
+    """Optimistic concurrency: the commit checks staged updates against the store."""
+    solidb_client.insert(db, col, {"v": 0}, key="acc")
+    tx_id = solidb_client.begin_transaction(db)
+    solidb_client.update(db, col, "acc", {"v": 1})
+    other = solidb_server.client()
+    try:
+        other.update(db, col, "acc", {"v": 99})
+    finally:
+        other.close()
+    with pytest.raises(exc.ConflictError):
+        solidb_client.commit_transaction(tx_id)
+    assert solidb_client.get(db, col, "acc")["v"] == 99
+
+
+def test_staged_update_of_a_missing_document_is_not_found(
+    solidb_client: Client, db: str, col: str
+) -> None:
+    tx_id = solidb_client.begin_transaction(db)
+    try:
+        with pytest.raises(exc.NotFoundError):
+            solidb_client.update(db, col, "missing", {"v": 1})
+        with pytest.raises(exc.NotFoundError):
+            solidb_client.delete(db, col, "missing")
+    finally:
+        solidb_client.rollback_transaction(tx_id)
+
+
 def test_mutating_query_inside_a_transaction_is_refused(
     solidb_client: Client, db: str, col: str
 ) -> None:
@@ -232,10 +279,17 @@ def test_unique_violation_inside_a_transaction(solidb_client: Client, db: str, c
     solidb_client.insert(db, col, {"email": "taken"})
     tx_id = solidb_client.begin_transaction(db)
     try:
-        with pytest.raises(exc.ServerError):
+        # Against committed data: refused when staged.
+        with pytest.raises(exc.UniqueViolationError):
             solidb_client.insert(db, col, {"email": "taken"})
     finally:
         solidb_client.rollback_transaction(tx_id)
+    # Twice within the transaction: both staged, the commit refuses them.
+    tx_id = solidb_client.begin_transaction(db)
+    solidb_client.insert(db, col, {"email": "twice"})
+    solidb_client.insert(db, col, {"email": "twice"})
+    with pytest.raises(exc.UniqueViolationError):
+        solidb_client.commit_transaction(tx_id)
     assert count(solidb_client, db, col) == 1
 
 

@@ -80,4 +80,9 @@ class ClusterClient(SubClient):
         """Refused: cluster-wide resharding is internal to the cluster."""
         if isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 1:
             raise exc.ValidationError("num_shards must be a positive integer")
-        raise unsupported("cluster.reshard", _INTERNAL_ONLY.format(op="reshard"))
+        raise unsupported(
+            "cluster.reshard",
+            _INTERNAL_ONLY.format(op="reshard")
+            + "; a collection's shard count is a collection property (numShards), set "
+            "through the HTTP collection API",
+        )

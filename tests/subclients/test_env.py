@@ -1,0 +1,112 @@
+"""client.env against a real server: variables are stored, listed, deleted and read by scripts."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import time
+from typing import Any, Iterator, Optional, Tuple
+
+import pytest
+
+from solidb_odm import Client
+from solidb_odm import exceptions as exc
+from solidb_odm.testing import SoliDBServer
+
+
+@pytest.fixture
+def client(solidb_client: Client, solidb_database: str) -> Iterator[Client]:
+    solidb_client.use_database(solidb_database)
+    yield solidb_client
+
+
+def raw_http(
+    server: SoliDBServer, method: str, path: str, body: Any = None
+) -> Tuple[int, Any]:
+    """One request with plain http.client and Basic auth: no solidb_odm code involved."""
+    token = base64.b64encode(f"{server.username}:{server.password}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}"}
+    payload: Optional[bytes] = None
+    if body is not None:
+        payload = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        conn.request(method, path, body=payload, headers=headers)
+        response = conn.getresponse()
+        text = response.read().decode()
+    finally:
+        conn.close()
+    return response.status, json.loads(text) if text else None
+
+
+def test_set_list_and_delete(client: Client) -> None:
+    assert client.env.list() == {}
+    client.env.set("API_KEY", "sk-xxx-your-api-key")
+    client.env.set("WEBHOOK_URL", "https://example.com/webhook")
+    assert client.env.list() == {
+        "API_KEY": "sk-xxx-your-api-key",
+        "WEBHOOK_URL": "https://example.com/webhook",
+    }
+
+    client.env.set("API_KEY", "sk-rotated")
+    assert client.env.list()["API_KEY"] == "sk-rotated"
+
+    client.env.delete("API_KEY")
+    assert client.env.list() == {"WEBHOOK_URL": "https://example.com/webhook"}
+    with pytest.raises(exc.NotFoundError):
+        client.env.delete("API_KEY")
+
+
+def test_a_script_reads_a_variable_that_was_set(
+    client: Client, solidb_server: SoliDBServer, solidb_database: str
+) -> None:
+    client.env.set("GREETING", "bonjour")
+    client.scripts.create(name="greet", path="greet", methods=["GET"],
+                          code="return { greeting = solidb.env.GREETING }")
+    url = f"/api/{solidb_database}/default/greet"
+    assert raw_http(solidb_server, "GET", url) == (200, {"greeting": "bonjour"})
+
+    # Scripts see changes once the server's five-second cache expires.
+    client.env.set("GREETING", "hola")
+    deadline = time.monotonic() + 15
+    while raw_http(solidb_server, "GET", url)[1] != {"greeting": "hola"}:
+        assert time.monotonic() < deadline, "the script never saw the new value"
+        time.sleep(0.5)
+
+
+def test_variables_set_by_other_tools_are_listed(
+    client: Client, solidb_server: SoliDBServer, solidb_database: str
+) -> None:
+    """The server's driver listing misses variables set over HTTP; env.list does not."""
+    status, _ = raw_http(solidb_server, "PUT", f"/_api/database/{solidb_database}/env/FROM_UI",
+                         {"value": "dashboard"})
+    assert status == 200
+    client.env.set("FROM_DRIVER", "driver")
+    assert client.env.list() == {"FROM_UI": "dashboard", "FROM_DRIVER": "driver"}
+    driver_view = client._data("list_env_vars", database=solidb_database)["variables"]
+    assert driver_view == {"FROM_DRIVER": "driver"}  # why list() uses HTTP
+    client.env.delete("FROM_UI")
+    assert client.env.list() == {"FROM_DRIVER": "driver"}
+
+
+def test_bad_variables_are_refused_before_the_server(client: Client) -> None:
+    with pytest.raises(exc.ValidationError):
+        client.env.set("HAS SPACE", "x")
+    with pytest.raises(exc.ValidationError):
+        client.env.set("", "x")
+    with pytest.raises(exc.ValidationError):
+        client.env.set("PORT", 8080)  # type: ignore[arg-type]
+    assert client.env.list() == {}
+
+
+def test_env_needs_a_database(solidb_server: SoliDBServer) -> None:
+    fresh = solidb_server.client()
+    try:
+        with pytest.raises(exc.ValidationError, match="use_database"):
+            fresh.env.list()
+        with pytest.raises(exc.ValidationError, match="use_database"):
+            fresh.env.set("A", "b")
+    finally:
+        fresh.close()
