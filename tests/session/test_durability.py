@@ -54,7 +54,7 @@ def test_server_killed_during_commit_is_all_or_nothing() -> None:
             def commit(s=session, errs=errors) -> None:
                 try:
                     s.commit()
-                except BaseException as err:  # noqa: BLE001 - recorded for the assertion
+                except BaseException as err:
                     errs.append(err)
 
             worker = threading.Thread(target=commit)

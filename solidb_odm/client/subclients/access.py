@@ -14,6 +14,7 @@ one database). Which path each call takes, and why:
   one batch. Listing and deleting use HTTP: the driver lists the ignored
   ``roles`` field instead of the real assignments, and its ``delete_user``
   leaves the assignments behind for a later user of the same name to inherit.
+  Revoking uses HTTP too: the driver's ``revoke_role`` removes nothing.
   ``me`` and ``my_permissions`` are placeholders on the driver.
 - API keys use the driver: it is the only path that can set an expiry; a key
   limited to some databases holds ``role@database`` roles, which the server
@@ -272,10 +273,18 @@ class UsersClient(SubClient):
     def revoke_role(self, username: str, role: str) -> None:
         """Take a role away from the user, on every database it was assigned for.
 
-        A new connection sees the change at once; an open driver session
-        re-reads its rights every 60 seconds, HTTP Basic auth within 60 seconds.
+        NotFoundError when the user does not hold it. A new connection sees
+        the change at once; an open driver session re-reads its rights every
+        60 seconds. (The driver's ``revoke_role`` answers ok and removes
+        nothing on solidb 2.6.0, so each assignment is deleted over HTTP.)
         """
-        self._call("revoke_role", username=_username(username), role=_role_name(role))
+        username, role = _username(username), _role_name(role)
+        held = [a for a in self.get_roles(username) if a["role"] == role]
+        if not held:
+            raise exc.NotFoundError(f"Role '{role}' not assigned to user '{username}'")
+        for assignment in held:
+            self._http("DELETE", http_path("_api", "auth", "users", username, "roles", role),
+                       query={"database": assignment["database"]})
 
     def me(self) -> JSON:
         """The authenticated principal: ``{username, roles, permissions}``."""

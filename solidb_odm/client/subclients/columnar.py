@@ -43,7 +43,7 @@ COLUMN_TYPES = {
     "datetime": "timestamp", "timestamp": "timestamp", "date": "timestamp",
     "json": "json", "object": "json", "array": "json",
 }
-#: Aggregate functions -> the name the server takes (and puts in result keys).
+#: Aggregate functions -> their canonical name (the suffix of result keys).
 FUNCTIONS = {
     "avg": "avg", "average": "avg", "mean": "avg", "sum": "sum", "min": "min", "max": "max",
     "count": "count", "count_distinct": "count_distinct",
@@ -149,13 +149,14 @@ def aggregate_query(table: str, metrics: List[Tuple[str, str]], groups: List[str
             aggregates.append(f"a{i} = {function.upper()}({number})")
             result = f"a{i}"
         outputs.append(f'"{column}_{function}": {result}')
-    collect = ", ".join(f"g{i} = {names.field_access('r', (g,))}" for i, g in enumerate(groups))
-    return (
-        f"FOR r IN {table} "
-        + (f"FILTER {' AND '.join(conditions)} " if conditions else "")
-        + f"COLLECT {collect} AGGREGATE {', '.join(aggregates)} "
-        + f"RETURN {{{', '.join(outputs)}}}"
-    ).replace("COLLECT  AGGREGATE", "COLLECT AGGREGATE")
+    keys = [f"g{i} = {names.field_access('r', (g,))}" for i, g in enumerate(groups)]
+    parts = [f"FOR r IN {names.collection_name(table)}"]
+    if conditions:
+        parts.append(f"FILTER {' AND '.join(conditions)}")
+    parts.append(" ".join(["COLLECT", *([", ".join(keys)] if keys else []),
+                           "AGGREGATE", ", ".join(aggregates)]))
+    parts.append(f"RETURN {{{', '.join(outputs)}}}")
+    return " ".join(parts)
 
 
 def sql_placeholders(sql: str) -> str:
@@ -223,6 +224,8 @@ class ColumnarClient(SubClient):
         batch = [dict(r) if isinstance(r, Mapping) else None for r in rows]
         if any(r is None for r in batch):
             raise exc.ValidationError("every row must be a mapping of column -> value")
+        if not batch:
+            return 0
         total = 0
         for chunk in _chunks_by_size([r for r in batch if r is not None], BULK_CHUNK_BYTES):
             total += int(self._call("insert_columnar", database=db, collection=name,

@@ -192,11 +192,11 @@ class VectorClient(SubClient):
         ]))
         if index_name is None:
             matching = [i for i in indexes_reply.data or [] if i.get("field") == field]
-            if len(matching) != 1:
+            if not matching:
+                raise exc.NotFoundError(f"no vector index on {collection}.{field}")
+            if len(matching) > 1:
                 raise exc.ValidationError(
-                    f"{len(matching)} vector indexes on {collection}.{field}; "
-                    "pass index_name= to choose one" if matching
-                    else f"no vector index on {collection}.{field}"
+                    f"{len(matching)} vector indexes on {collection}.{field}; pass index_name="
                 )
             index_name = str(matching[0]["name"])
         vector = _field(doc_reply.data or {}, field)
