@@ -136,18 +136,21 @@ class Client:
         return self._send_pooled(message, retry=cmd in READ_ONLY_COMMANDS)
 
     def _send_pooled(self, message: Mapping[str, Any], *, retry: bool) -> protocol.Reply:
+        pool = self._pool
         for attempt in (1, 2):
-            with self._pool.connection() as conn:
-                try:
-                    response = conn.request(message)
-                except exc.TimeoutError:
-                    raise
-                except exc.ConnectionError:
-                    # A read may go again on a new connection; a write that
-                    # was in flight is never repeated behind the caller's back.
-                    if retry and attempt == 1:
-                        continue
-                    raise
+            conn = pool.acquire()
+            try:
+                response = conn.request(message)
+            except exc.TimeoutError:
+                raise
+            except exc.ConnectionError:
+                # A read may go again on a new connection; a write that
+                # was in flight is never repeated behind the caller's back.
+                if retry and attempt == 1:
+                    continue
+                raise
+            finally:
+                pool.release(conn)
             return protocol.interpret(response)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -103,10 +103,9 @@ class Connection:
             sock.sendall(frame)
         except OSError as err:
             raise self._fail(err, "sending a request") from err
+        decoder = protocol.FrameDecoder()
         try:
-            header = self._read_exactly(sock, protocol.HEADER.size)
-            length = protocol.frame_length(header)
-            payload = self._read_exactly(sock, length)
+            payload = self._read_frame(sock, decoder)
         except exc.ProtocolError:
             self.broken = True
             self.close()
@@ -122,14 +121,17 @@ class Connection:
             self.close()
             raise
 
-    @staticmethod
-    def _read_exactly(sock: socket.socket, size: int) -> bytes:
-        chunks = bytearray()
-        while len(chunks) < size:
-            chunk = sock.recv(min(size - len(chunks), 1 << 20))
+    def _read_frame(self, sock: socket.socket, decoder: protocol.FrameDecoder) -> bytes:
+        """Receive until one whole frame is in; anything beyond it is a protocol error."""
+        while True:
+            chunk = sock.recv(1 << 20)
             if not chunk:
                 raise OSError(
-                    f"server closed the connection ({len(chunks)} of {size} bytes received)"
+                    f"server closed the connection ({decoder.pending} bytes of a frame received)"
                 )
-            chunks += chunk
-        return bytes(chunks)
+            decoder.feed(chunk)
+            payload = decoder.next_payload()
+            if payload is not None:
+                if decoder.pending:
+                    raise exc.ProtocolError("the server sent more than one answer to one request")
+                return payload
