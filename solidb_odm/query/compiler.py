@@ -33,6 +33,7 @@ from .expressions import (
     Path,
     Predicate,
     ShapeBuilder,
+    list_position,
 )
 from .lookups import get_lookup
 
@@ -121,9 +122,8 @@ def field_text(path: Path) -> str:
     text = DOC
     for segment in path:
         if isinstance(segment, int) and not isinstance(segment, bool):
-            if segment < 0:
-                raise exc.InvalidNameError("list positions must not be negative")
-            text = f"(IS_ARRAY({text}) ? {text}[{segment}] : null)"
+            position = list_position(segment)
+            text = f"(IS_ARRAY({text}) ? {text}[{position}] : null)"
         else:
             text += f'["{names.field_segment(segment)}"]'
     return text

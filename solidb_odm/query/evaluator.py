@@ -122,8 +122,9 @@ def sort_key(value: Any) -> Any:
         return (rank, value.encode("utf-8"))
     if k == "list":
         return (rank, tuple(sort_key(v) for v in value))
-    if k == "obj":
-        return (rank, tuple(sorted((key, sort_key(v)) for key, v in value.items())))
+    if k == "obj":  # the sorted key lists first, then the values in key order
+        keys = sorted(value)
+        return (rank, (tuple(keys), tuple(sort_key(value[key]) for key in keys)))
     if k is None:
         return (rank, 0)
     return (rank, value)

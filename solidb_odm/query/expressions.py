@@ -23,6 +23,21 @@ from .. import names
 PathSegment = Union[str, int]
 Path = Tuple[PathSegment, ...]
 LOOKUP_SEP = "__"
+#: The largest list position a path may name. Positions are written into the
+#: query text, and the server refuses integers beyond 64 bits there; no list
+#: is longer than this anyway.
+MAX_LIST_POSITION = 2**31 - 1
+
+
+def list_position(index: object) -> int:
+    """``index`` if it is a usable list position, else ``InvalidNameError``."""
+    if isinstance(index, bool) or not isinstance(index, int) or not (
+        0 <= index <= MAX_LIST_POSITION
+    ):
+        raise exc.InvalidNameError(
+            f"invalid list position {index!r}: use an integer from 0 to {MAX_LIST_POSITION}"
+        )
+    return index
 
 
 def split_path(text: str) -> Path:
@@ -32,7 +47,10 @@ def split_path(text: str) -> Path:
     out: List[PathSegment] = []
     for part in text.split(LOOKUP_SEP):
         if part.isdigit() and part.isascii():
-            out.append(int(part))
+            digits = part.lstrip("0") or "0"
+            if len(digits) > len(str(MAX_LIST_POSITION)):  # int() of a huge text is slow or fails
+                raise exc.InvalidNameError(f"invalid list position {part!r} in {text!r}")
+            out.append(list_position(int(digits)))
         else:
             out.append(names.field_segment(part))
     if isinstance(out[0], int):
@@ -189,7 +207,9 @@ class F(Expression):
         if not self.path:
             raise exc.InvalidNameError("empty field path")
         for segment in self.path:
-            if not isinstance(segment, int):
+            if isinstance(segment, int) and not isinstance(segment, bool):
+                list_position(segment)
+            else:
                 names.field_segment(segment)
 
     def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
@@ -204,9 +224,7 @@ class F(Expression):
         return F((*self.path, names.field_segment(name)))
 
     def __getitem__(self, index: int) -> F:
-        if not isinstance(index, int) or index < 0:
-            raise exc.InvalidNameError("list positions must be non-negative integers")
-        return F((*self.path, index))
+        return F((*self.path, list_position(index)))
 
     def __repr__(self) -> str:
         return f"F({LOOKUP_SEP.join(map(str, self.path))!r})"
