@@ -135,6 +135,13 @@ class FrameDecoder:
         del self._buffer[:end]
         return payload
 
+    def missing(self) -> int:
+        """Bytes still needed for the frame being received (4 while no header is in)."""
+        if len(self._buffer) < HEADER.size:
+            return HEADER.size - len(self._buffer)
+        length = frame_length(bytes(self._buffer[: HEADER.size]), self._limit)
+        return max(HEADER.size + length - len(self._buffer), 0)
+
     @property
     def pending(self) -> int:
         """Bytes received that do not yet form a whole frame."""

@@ -123,13 +123,16 @@ class Connection:
 
     def _read_frame(self, sock: socket.socket, decoder: protocol.FrameDecoder) -> bytes:
         """Receive until one whole frame is in; anything beyond it is a protocol error."""
+        size = 1 << 16  # small answers arrive in one read
         while True:
-            chunk = sock.recv(1 << 20)
+            chunk = sock.recv(size)
             if not chunk:
                 raise OSError(
                     f"server closed the connection ({decoder.pending} bytes of a frame received)"
                 )
             decoder.feed(chunk)
+            # recv(n) allocates n bytes up front: ask for what the frame still needs
+            size = min(max(decoder.missing(), 1 << 16), 1 << 22)
             payload = decoder.next_payload()
             if payload is not None:
                 if decoder.pending:
