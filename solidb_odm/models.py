@@ -36,8 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic._internal._model_construction import ModelMetaclass
 from pydantic_core import to_jsonable_python
 
+from . import _context, names
 from . import exceptions as exc
-from . import names
 from .fields import Indexed, Reference, metadata_of
 from .query.expressions import F, Path
 
@@ -405,9 +405,9 @@ class Document(BaseModel, metaclass=DocumentMeta):
         session = state_of(self).session
         if session is not None and (using is None or using is session.db):
             return session
-        from .session import current_session
-
-        return current_session(self._db(using))
+        if not _context.open_sessions():
+            return None
+        return _context.current_for(self._db(using))
 
     def save(self, using: Optional[Database] = None) -> Any:
         """Insert a new document, or write the fields that changed since it was loaded.

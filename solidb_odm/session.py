@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import threading
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -39,8 +38,8 @@ from typing import (
     cast,
 )
 
+from . import _context, protocol
 from . import exceptions as exc
-from . import protocol
 from .models import Document, state_of
 from .query.evaluator import matcher, order_documents
 from .query.queryset import QuerySet
@@ -57,8 +56,6 @@ Identity = Tuple[str, str]
 #: Each flush frame stays well under the 16 MiB protocol limit.
 FLUSH_CHUNK_BYTES = 8 * 1024 * 1024
 
-_local = threading.local()
-
 
 class ObjectState(str, enum.Enum):
     """Where an object stands relative to a session (see ``Session.state``)."""
@@ -73,10 +70,7 @@ class ObjectState(str, enum.Enum):
 
 def current_session(db: Optional[Database] = None) -> Optional[Session]:
     """The innermost session opened with ``with`` in this thread (for ``db``, if given)."""
-    for session in reversed(getattr(_local, "stack", [])):
-        if db is None or session.db is db:
-            return cast(Session, session)
-    return None
+    return cast(Optional[Session], _context.current_for(db))
 
 
 class Session:
@@ -102,8 +96,7 @@ class Session:
 
     def __enter__(self) -> Session:
         self.begin()
-        stack = getattr(_local, "stack", [])
-        _local.stack = [*stack, self]
+        _context.open_sessions().append(self)
         return self
 
     def __exit__(
@@ -112,7 +105,7 @@ class Session:
         exc_value: Optional[BaseException],
         traceback: Optional[TracebackType],
     ) -> None:
-        stack: List[Session] = getattr(_local, "stack", [])
+        stack = _context.open_sessions()
         if stack and stack[-1] is self:
             stack.pop()
         try:

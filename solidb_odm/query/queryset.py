@@ -26,6 +26,7 @@ from typing import (
     overload,
 )
 
+from .. import _context
 from .. import exceptions as exc
 from .aggregates import Aggregate
 from .compiler import (
@@ -106,9 +107,9 @@ class QuerySet(Generic[D]):
         """The session results go through: the QuerySet's own, or the thread's ``with``."""
         if self._session is not None:
             return self._session
-        from ..session import current_session
-
-        return current_session(self.db)
+        if not _context.open_sessions():
+            return None
+        return _context.current_for(self.db)
 
     def _overlaid(self) -> Optional[List[Any]]:
         """Objects with the session's unflushed/uncommitted changes applied, if it has any."""
