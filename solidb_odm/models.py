@@ -218,6 +218,17 @@ class Document(BaseModel, metaclass=DocumentMeta):
     @classmethod
     def wire_path(cls, path: Path) -> Path:
         """Translate a path of Python names to stored names, through nested models."""
+        cache: Optional[Dict[Path, Path]] = cls.__dict__.get("__odm_paths__")
+        if cache is None:
+            cache = {}
+            type.__setattr__(cls, "__odm_paths__", cache)
+        found = cache.get(path)
+        if found is None:
+            found = cache[path] = cls._resolve_path(path)
+        return found
+
+    @classmethod
+    def _resolve_path(cls, path: Path) -> Path:
         out: List[Union[str, int]] = []
         model: Any = cls
         for position, segment in enumerate(path):

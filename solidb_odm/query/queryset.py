@@ -93,6 +93,7 @@ class QuerySet(Generic[D]):
         clone._where = list(self._where)
         clone._order = list(self._order)
         clone._result_cache = None
+        clone.__dict__.pop("_page_cache", None)
         return clone
 
     @property
@@ -300,6 +301,16 @@ class QuerySet(Generic[D]):
         """The SDBQL text and bind variables this QuerySet sends."""
         return compile_select(self._spec())
 
+    def _page(self, offset: int, limit: int) -> CompiledQuery:
+        """The query for one page, memoised: a QuerySet never changes once built."""
+        cache = self.__dict__.setdefault("_page_cache", {})
+        compiled = cache.get((offset, limit))
+        if compiled is None:
+            page = self._clone()
+            page._offset, page._limit = offset, limit
+            compiled = cache[(offset, limit)] = page.compile()
+        return compiled  # type: ignore[no-any-return]
+
     @property
     def sdbql(self) -> str:
         return self.compile().sdbql
@@ -453,10 +464,7 @@ class QuerySet(Generic[D]):
         remaining = self._limit
         while remaining is None or remaining > 0:
             take = chunk_size if remaining is None else min(chunk_size, remaining)
-            page = self._clone()
-            # one row more than needed tells whether another page exists
-            page._offset, page._limit = offset, take + 1
-            rows = self._run(page.compile())
+            rows = self._run(self._page(offset, take + 1))  # one more row: is there a next page?
             yield from self._hydrate(rows[:take])
             if len(rows) <= take:
                 return
