@@ -48,24 +48,46 @@ def _encode_default(value: Any) -> Any:
     raise TypeError(f"cannot encode a value of type {type(value).__name__}")
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _check_keys(value: Any) -> None:
-    """Documents are JSON on the server: map keys must be strings, bytes are refused."""
+    """Documents are JSON on the server: map keys must be strings, bytes are refused.
+
+    Walks containers only; scalar leaves are skipped by type, which keeps the
+    walk cheap next to the encoding itself.
+    """
     stack = [value]
+    scalars = _SCALARS
     while stack:
         item = stack.pop()
-        if isinstance(item, dict):
+        kind = type(item)
+        if kind is dict:
             for key, sub in item.items():
-                if not isinstance(key, str):
+                if type(key) is not str:
                     raise exc.ProtocolError(
                         f"map keys must be strings, got {type(key).__name__} {key!r}"
                     )
-                stack.append(sub)
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
+                if type(sub) not in scalars:
+                    stack.append(sub)
+        elif kind is list or kind is tuple:
+            stack.extend(sub for sub in item if type(sub) not in scalars)
         elif isinstance(item, (bytes, bytearray, memoryview)):
             raise exc.ProtocolError(
                 "bytes cannot travel in a SoliDB document; encode them (base64) first"
             )
+        elif isinstance(item, dict):
+            stack.append(dict(item))
+        elif isinstance(item, (list, tuple)):
+            stack.append(list(item))
+
+
+def encoded_size(value: Any) -> int:
+    """Bytes ``value`` takes as MessagePack (no checks: for sizing batches)."""
+    try:
+        return len(msgpack.packb(value, default=_encode_default, use_bin_type=True))
+    except (TypeError, ValueError, OverflowError) as err:
+        raise exc.ProtocolError(f"cannot encode request: {err}") from err
 
 
 def encode_payload(message: Mapping[str, Any]) -> bytes:

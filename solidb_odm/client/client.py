@@ -686,13 +686,13 @@ class Client:
 
 def _chunks_by_size(docs: List[JSON], limit: int) -> Iterable[List[JSON]]:
     """Split ``docs`` into runs whose encoded size stays under ``limit`` bytes."""
-    if len(protocol.encode_payload({"documents": docs})) <= limit:
+    if protocol.encoded_size(docs) <= limit:
         yield docs
         return
     chunk: List[JSON] = []
     size = 0
     for doc in docs:
-        doc_size = len(protocol.encode_payload(doc))
+        doc_size = protocol.encoded_size(doc)
         if chunk and size + doc_size > limit:
             yield chunk
             chunk, size = [], 0

@@ -700,31 +700,32 @@ class QuerySet(Generic[D]):
         Keys are assigned client-side (UUIDs) when missing, so the returned
         objects carry them.
         """
-        import uuid
+        import os
 
-        from ..models import state_of
+        from ..models import OdmState, _attach
 
         items = list(objs)
         if batch_size is not None and batch_size < 1:
             raise exc.ValidationError("batch_size must be at least 1")
         db = self.db
         collection = self.model.collection_name()
-        docs: List[Dict[str, Any]] = []
         for obj in items:
             if not isinstance(obj, self.model):
                 raise exc.ValidationError(f"bulk_create takes {self.model.__name__} objects")
-            if obj.key is None:
-                object.__setattr__(obj, "key", uuid.uuid4().hex)
-            docs.append(obj.to_wire())
+        missing = [obj for obj in items if obj.key is None]
+        entropy = os.urandom(16 * len(missing)).hex()  # one random 128-bit key each
+        for i, obj in enumerate(missing):
+            object.__setattr__(obj, "key", entropy[32 * i : 32 * (i + 1)])
+        docs = [obj.to_wire() for obj in items]
         size = batch_size or len(docs) or 1
         for start in range(0, len(docs), size):
             db.client.bulk_insert(db.name, collection, docs[start : start + size])
+        setattr_ = object.__setattr__
         for obj, doc in zip(items, docs):
-            stored = {**doc, "_id": f"{collection}/{doc['_key']}"}
-            obj._remember(stored, db)
-            snapshot = state_of(obj).snapshot
-            if snapshot is not None:
-                snapshot.pop("_rev", None)
+            doc_id = f"{db.name}:{collection}/{doc['_key']}"
+            setattr_(obj, "id", doc_id)
+            setattr_(obj, "rev", None)  # the bulk command answers only a count
+            _attach(obj, OdmState(db, {**doc, "_id": doc_id}))
         return items
 
     def get_or_create(self, defaults: Optional[Mapping[str, Any]] = None,
