@@ -39,6 +39,7 @@ from pydantic_core import to_jsonable_python
 
 from . import _context, names
 from . import exceptions as exc
+from .database import get_default_database
 from .fields import Indexed, Reference, metadata_of
 from .query.expressions import F, Path
 
@@ -261,8 +262,6 @@ class Document(BaseModel, metaclass=DocumentMeta):
     @classmethod
     def database(cls) -> Database:
         """The database this model uses unless a query says ``using(db)``."""
-        from .database import get_default_database
-
         return get_default_database()
 
     @classmethod
