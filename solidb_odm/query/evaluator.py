@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, List, Mapping, Sequence, Tuple
 
-from .expressions import ShapeBuilder
-from .lookups import get_lookup, kind
+from .expressions import ShapeBuilder, kind
+from .lookups import get_lookup
 
 Shape = Tuple[Any, ...]
 MISSING = None

@@ -80,10 +80,10 @@ def to_wire(value: Any) -> Any:
     raise exc.ValidationError(f"cannot use a {type(value).__name__} as a query value")
 
 
-def param_type(value: Any) -> str:
-    """The placeholder type a value compiles to (part of the query shape)."""
+def kind(value: Any) -> Optional[str]:
+    """The comparable kind of a JSON value (None for null), as the server ranks them."""
     if value is None:
-        return "null"
+        return None
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, (int, float)):
@@ -94,7 +94,15 @@ def param_type(value: Any) -> str:
         return "list"
     if isinstance(value, dict):
         return "obj"
-    raise exc.ValidationError(f"cannot use a {type(value).__name__} as a query value")
+    return "other"
+
+
+def param_type(value: Any) -> str:
+    """The placeholder type a value compiles to (part of the query shape)."""
+    found = kind(value)
+    if found == "other":
+        raise exc.ValidationError(f"cannot use a {type(value).__name__} as a query value")
+    return found or "null"
 
 
 class ShapeBuilder:

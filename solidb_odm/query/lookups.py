@@ -21,10 +21,10 @@ Third parties add lookups with :func:`register_lookup`.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Tuple, Type
 
 from .. import exceptions as exc
-from .expressions import Expression, Lookup, ShapeBuilder, to_wire
+from .expressions import Expression, Lookup, ShapeBuilder, kind, to_wire
 
 Shape = Tuple[Any, ...]
 Render = Callable[[str], str]
@@ -62,23 +62,6 @@ def registered_lookups() -> Tuple[str, ...]:
 
 
 # -- Python-side helpers -----------------------------------------------------
-
-
-def kind(value: Any) -> Optional[str]:
-    """The comparable kind of a JSON value, or None for null/missing."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "num"
-    if isinstance(value, str):
-        return "str"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "obj"
-    return "other"
 
 
 def json_equal(a: Any, b: Any) -> bool:

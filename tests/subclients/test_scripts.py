@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import http.client
-import json
-from typing import Any, Iterator, Optional, Tuple
+from typing import Iterator
 
 import pytest
 
@@ -13,34 +10,13 @@ from solidb_odm import Client
 from solidb_odm import exceptions as exc
 from solidb_odm.testing import SoliDBServer
 
+from ._http import raw_http
+
 
 @pytest.fixture
 def client(solidb_client: Client, solidb_database: str) -> Iterator[Client]:
     solidb_client.use_database(solidb_database)
     yield solidb_client
-
-
-def raw_http(
-    server: SoliDBServer, method: str, path: str, body: Any = None
-) -> Tuple[int, Any]:
-    """One request with plain http.client and Basic auth: no solidb_odm code involved."""
-    token = base64.b64encode(f"{server.username}:{server.password}".encode()).decode()
-    headers = {"Authorization": f"Basic {token}"}
-    payload: Optional[bytes] = None
-    if body is not None:
-        payload = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
-    try:
-        conn.request(method, path, body=payload, headers=headers)
-        response = conn.getresponse()
-        text = response.read().decode()
-    finally:
-        conn.close()
-    try:
-        return response.status, json.loads(text) if text else None
-    except ValueError:
-        return response.status, text
 
 
 GREETING = 'return { message = "Hello, " .. (request.query.name or "World") }'

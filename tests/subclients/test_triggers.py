@@ -8,11 +8,8 @@ synchronous (the HTTP insert queues a job before it answers), which lets the
 
 from __future__ import annotations
 
-import base64
-import http.client
-import json
 import time
-from typing import Any, Callable, Iterator, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Iterator, List, TypeVar
 
 import pytest
 
@@ -20,6 +17,8 @@ from solidb_odm import Client
 from solidb_odm import exceptions as exc
 from solidb_odm.testing import SoliDBServer
 from solidb_odm.testing.server import PINNED_SOLIDB_VERSION
+
+from ._http import raw_http
 
 T = TypeVar("T")
 
@@ -44,26 +43,6 @@ def client(solidb_client: Client, solidb_database: str) -> Iterator[Client]:
     solidb_client.scripts.create(name="audit", path="/scripts/on-user-create",
                                  methods=["POST"], code=AUDIT)
     yield solidb_client
-
-
-def raw_http(
-    server: SoliDBServer, method: str, path: str, body: Any = None
-) -> Tuple[int, Any]:
-    """One request with plain http.client and Basic auth: no solidb_odm code involved."""
-    token = base64.b64encode(f"{server.username}:{server.password}".encode()).decode()
-    headers = {"Authorization": f"Basic {token}"}
-    payload: Optional[bytes] = None
-    if body is not None:
-        payload = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
-    try:
-        conn.request(method, path, body=payload, headers=headers)
-        response = conn.getresponse()
-        text = response.read().decode()
-    finally:
-        conn.close()
-    return response.status, json.loads(text) if text else None
 
 
 def wait_for(probe: Callable[[], T], done: Callable[[T], bool], timeout: float = 30.0) -> T:

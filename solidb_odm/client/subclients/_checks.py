@@ -19,6 +19,19 @@ JSON = Dict[str, Any]
 I32_MAX = 2**31 - 1
 
 
+def updates(value: Any, allowed: Iterable[str], what: str) -> Mapping[str, Any]:
+    """A non-empty mapping naming only fields of ``allowed`` (``what`` names the thing)."""
+    if not isinstance(value, Mapping) or not value:
+        raise exc.ValidationError("updates must be a non-empty mapping")
+    allowed = sorted(allowed)
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise exc.ValidationError(
+            f"cannot update {unknown}: {what}'s updatable fields are {allowed}"
+        )
+    return value
+
+
 def text(value: Any, what: str) -> str:
     """A non-empty string."""
     if not isinstance(value, str) or not value.strip():

@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ... import exceptions as exc
 from ..http import path as http_path
+from . import _checks as check
 from ._base import SubClient
 
 JSON = Dict[str, Any]
@@ -150,14 +151,7 @@ class ScriptsClient(SubClient):
         given are taken from the stored script.
         """
         db = self._db
-        if not isinstance(updates, Mapping) or not updates:
-            raise exc.ValidationError("updates must be a non-empty mapping")
-        unknown = set(updates) - UPDATABLE_FIELDS
-        if unknown:
-            raise exc.ValidationError(
-                f"cannot update {sorted(unknown)}: a script's updatable fields are "
-                f"{sorted(UPDATABLE_FIELDS)}"
-            )
+        check.updates(updates, UPDATABLE_FIELDS, "a script")
         current = self.get(script_id)
         merged: JSON = {field: current.get(field) for field in UPDATABLE_FIELDS}
         merged.update(updates)

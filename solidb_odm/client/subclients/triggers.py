@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ... import exceptions as exc
 from ..http import path as http_path
+from . import _checks as check
 from ._base import SubClient, unsupported
 from .scripts import normalize_job_script_path
 
@@ -153,14 +154,7 @@ class TriggersClient(SubClient):
         ``{"enabled": False}`` stops it firing until enabled again.
         """
         db = self._db
-        if not isinstance(updates, Mapping) or not updates:
-            raise exc.ValidationError("updates must be a non-empty mapping")
-        unknown = set(updates) - UPDATABLE_FIELDS
-        if unknown:
-            raise exc.ValidationError(
-                f"cannot update {sorted(unknown)}: a trigger's updatable fields are "
-                f"{sorted(UPDATABLE_FIELDS)}"
-            )
+        check.updates(updates, UPDATABLE_FIELDS, "a trigger")
         if "operation" in updates and "events" in updates:
             raise exc.ValidationError("give operation or events, not both")
         body = _checked(updates)
