@@ -102,6 +102,10 @@ def param_type(value: Any) -> str:
     found = kind(value)
     if found == "other":
         raise exc.ValidationError(f"cannot use a {type(value).__name__} as a query value")
+    if found == "num" and isinstance(value, int) and abs(value) >= 2**53:
+        # From 2**53 on the server's indexes (keyed by float) cannot tell
+        # neighbouring integers apart; comparisons must not be index-served.
+        return "bignum"
     return found or "null"
 
 

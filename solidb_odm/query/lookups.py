@@ -31,7 +31,7 @@ Render = Callable[[str], str]
 
 _REGISTRY: Dict[str, BaseLookup] = {}
 
-_GUARDS = {"num": "IS_NUMBER", "str": "IS_STRING", "bool": "IS_BOOL", "list": "IS_ARRAY",
+_GUARDS = {"num": "IS_NUMBER", "bignum": "IS_NUMBER", "str": "IS_STRING", "bool": "IS_BOOL", "list": "IS_ARRAY",
            "obj": "IS_OBJECT"}
 
 
@@ -249,7 +249,9 @@ class _Compare(BaseLookup):
         return super().shape(lookup, builder)
 
     def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
-        return f"({_guard(rhs_type, lhs, rhs)} AND {lhs} {self.op} {rhs})"
+        # an index range over a huge integer misses its float-equal neighbours
+        read = _unindexed(lhs) if rhs_type == "bignum" else lhs
+        return f"({_guard(rhs_type, lhs, rhs)} AND {read} {self.op} {rhs})"
 
     def evaluate(self, lhs: Any, rhs: Any) -> bool:
         k = kind(lhs)
@@ -304,6 +306,10 @@ class Range(BaseLookup):
         lhs = lookup.lhs.shape(builder)
         if _is_zero(low):  # ">= 0" as "> -5e-324" (see above)
             return ("and", (("lookup", "gt", lhs, builder.param(JUST_BELOW_ZERO)),
+                            ("lookup", "lte", lhs, builder.param(high))))
+        if any(isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**53
+               for v in (low, high)):  # each end as its own comparison (see _Compare)
+            return ("and", (("lookup", "gte", lhs, builder.param(low)),
                             ("lookup", "lte", lhs, builder.param(high))))
         return ("lookup", self.name, lhs, ("pair", builder.param(low), builder.param(high)))
 

@@ -965,7 +965,7 @@ FIXED: List[Tuple[str, Any]] = [
     ("name__contains", "_"), ("name__startswith", "a_"), ("name__icontains", "ÉCO"),
     ("name__gt", "Z"), ("name__lt", "a"), ("name__gte", "é"), ("age__gt", 20),
     ("age__lt", 3), ("age__lte", 0), ("age", 0), ("age", -0.0), ("age", 2**53),
-    ("age", 2**53 + 1), ("age__gte", 2**53 + 1), ("age__in", [1, 2.0, None, "3"]),
+    ("age", 2**53 + 1), ("age__gte", 2**53 + 1), ("score__gt", 2**53), ("score__range", (2**53, 2**62)), ("age__in", [1, 2.0, None, "3"]),
     ("age__range", (10, 20)), ("age__range", ("1", "3")), ("active", True), ("active", 1),
     ("active__lt", True), ("tags__contains", "alice"), ("tags__contains", 5),
     ("tags__0", "alice"), ("tags__0__isnull", False), ("tags__1__exists", True),
