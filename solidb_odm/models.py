@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import gc
 import re
+import types
 import typing
 from typing import (
     TYPE_CHECKING,
@@ -170,11 +171,19 @@ class DocumentMeta(ModelMetaclass):
         return super().__getattr__(name)  # type: ignore[misc]
 
 
+def _is_union(annotation: Any) -> bool:
+    """``Optional[X]``/``Union[...]``, and ``X | None`` on Python 3.10+."""
+    origin = typing.get_origin(annotation)
+    return origin is Union or (
+        origin is not None and origin is getattr(types, "UnionType", None)
+    )
+
+
 def _is_bytes(annotation: Any) -> bool:
     if annotation is bytes:
         return True
     args = typing.get_args(annotation)
-    return typing.get_origin(annotation) is Union and bytes in args
+    return _is_union(annotation) and bytes in args
 
 
 class Document(BaseModel, metaclass=DocumentMeta):
@@ -588,7 +597,7 @@ def _is_scalar(annotation: Any) -> bool:
     import uuid
 
     kinds = [annotation]
-    if typing.get_origin(annotation) is Union:
+    if _is_union(annotation):
         kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
     scalar = (*_SCALARS, _dt.date, _dt.datetime, _dt.time, decimal.Decimal, uuid.UUID, enum.Enum)
     return bool(kinds) and all(isinstance(k, type) and issubclass(k, scalar) for k in kinds)
