@@ -192,8 +192,10 @@ class Reply:
 # Ordered: the first pattern found in the server's message decides the class.
 _MESSAGE_RULES: List[tuple[re.Pattern[str], Type[exc.ServerError]]] = [
     (re.compile(r"Too many failed login attempts", re.I), exc.RateLimitedError),
-    (re.compile(r"Unique constraint violated|Duplicate _key|already exists", re.I),
-     exc.UniqueViolationError),
+    # a duplicate key is a unique violation of the primary key
+    (re.compile(r"Unique constraint violated|Duplicate _key|Document (with _key )?'[^']*' "
+                r"already exists", re.I), exc.UniqueViolationError),
+    (re.compile(r"already exists", re.I), exc.AlreadyExistsError),
     (re.compile(r"Schema validation failed", re.I), exc.SchemaValidationError),
     (re.compile(r"Forbidden|Access denied|permission", re.I), exc.PermissionDeniedError),
     (re.compile(r"Invalid credentials|Invalid API key|API key expired|Authentication required"
@@ -235,8 +237,6 @@ def error_from_server(error: Any) -> exc.SoliDBError:
         return exc.MessageTooLargeError("the server refused a frame over its size limit")
     if kind == "ProtocolError":
         return exc.ProtocolError(message)
-    if kind == "AuthError" and re.search(r"Forbidden|Access denied", message):
-        return exc.PermissionDeniedError(message, kind=kind)
     for pattern, cls in _MESSAGE_RULES:
         if pattern.search(message):
             if cls is exc.RateLimitedError:
@@ -244,9 +244,6 @@ def error_from_server(error: Any) -> exc.SoliDBError:
                 return exc.RateLimitedError(
                     message, kind=kind, retry_after=int(seconds.group(1)) if seconds else None
                 )
-            if cls is exc.UniqueViolationError and "Unique" not in message \
-                    and "Duplicate _key" not in message and "Document with _key" not in message:
-                return exc.AlreadyExistsError(message, kind=kind)
             return cls(message, kind=kind)
     fallback = _KIND_FALLBACK.get(kind, exc.ServerError)
     if issubclass(fallback, exc.ServerError):
