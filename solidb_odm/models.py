@@ -36,7 +36,6 @@ from typing import (
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic._internal._model_construction import ModelMetaclass
-from pydantic_core import to_jsonable_python
 
 from . import _context, names
 from . import exceptions as exc
@@ -244,8 +243,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         model: Any = cls
         for position, segment in enumerate(path):
             if isinstance(segment, int) or model is None:
-                out.append(segment)
-                model = _inner_model(model, None) if isinstance(segment, int) else None
+                out.append(segment)  # a list position keeps the element's model
                 continue
             fields = getattr(model, "model_fields", None)
             if fields is None:
@@ -265,7 +263,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
                         f"{'__'.join(map(str, path[position + 1:]))!r} is neither a lookup "
                         "nor a field inside it"
                     )
-            model = _inner_model(None, field.annotation) if field is not None else None
+            model = _inner_model(field.annotation) if field is not None else None
         return tuple(out)
 
     @classmethod
@@ -575,7 +573,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
                              min_depth=min_depth, max_depth=max_depth)
 
 
-def _inner_model(model: Any, annotation: Any) -> Any:
+def _inner_model(annotation: Any) -> Any:
     """The pydantic model inside an annotation (``Optional[Address]``, ``list[Address]``)."""
     candidates = [annotation] if annotation is not None else []
     while candidates:
@@ -641,11 +639,6 @@ class Edge(Document):
     @classmethod
     def is_edge(cls) -> bool:
         return True
-
-
-def jsonable(value: Any) -> Any:
-    """A Python value in the JSON form models store it in (datetimes, UUIDs, enums ...)."""
-    return to_jsonable_python(value)
 
 
 Document.model_rebuild()

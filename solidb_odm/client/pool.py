@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 from .. import exceptions as exc
 from .. import protocol
@@ -124,10 +124,6 @@ class ConnectionPool:
             yield conn
         finally:
             self.release(conn)
-
-    def run(self, fn: Callable[[Connection], Any]) -> Any:
-        with self.connection() as conn:
-            return fn(conn)
 
     # -- lifecycle ---------------------------------------------------------
 

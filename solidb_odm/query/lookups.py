@@ -31,8 +31,8 @@ Render = Callable[[str], str]
 
 _REGISTRY: Dict[str, BaseLookup] = {}
 
-_GUARDS = {"num": "IS_NUMBER", "bignum": "IS_NUMBER", "str": "IS_STRING", "bool": "IS_BOOL", "list": "IS_ARRAY",
-           "obj": "IS_OBJECT"}
+_GUARDS = {"num": "IS_NUMBER", "bignum": "IS_NUMBER", "str": "IS_STRING", "bool": "IS_BOOL",
+           "list": "IS_ARRAY", "obj": "IS_OBJECT"}
 
 
 def register_lookup(cls: Type[BaseLookup]) -> Type[BaseLookup]:
