@@ -11,7 +11,6 @@ from hypothesis import settings
 from solidb_odm.database import Database, set_default_database
 from solidb_odm.testing import SoliDBServer
 
-
 # CI replays a fixed set of generated examples so that a green run stays green;
 # local runs explore new ones each time (and remember failures).
 settings.register_profile("ci", derandomize=True, database=None)
