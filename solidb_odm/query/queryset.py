@@ -7,7 +7,6 @@ a single item, or asked explicitly (``get``, ``exists``, ``update`` ...).
 
 from __future__ import annotations
 
-import copy
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -83,13 +82,17 @@ class QuerySet(Generic[D]):
         self._empty = False
         self._result_cache: Optional[List[Any]] = None
         self._session: Any = None
+        #: a QuerySet keeps what it fetched; the shared Manager never does
+        self._keeps_results = True
         #: set on the committed-data query a session overlays (no overlay of its own)
         self._bypass_overlay = False
 
     # -- cloning --------------------------------------------------------------
 
     def _clone(self) -> QuerySet[D]:
-        clone = copy.copy(self)
+        clone: QuerySet[D] = QuerySet.__new__(QuerySet)  # a Manager's clones are QuerySets
+        clone.__dict__.update(self.__dict__)
+        clone._keeps_results = True
         clone._where = list(self._where)
         clone._order = list(self._order)
         clone._result_cache = None
@@ -473,7 +476,18 @@ class QuerySet(Generic[D]):
                 remaining -= take
 
     def __iter__(self) -> Iterator[D]:
-        return iter(self._fetch_all())
+        """Results page by page; once iterated to the end they are kept (as in Django)."""
+        if self._result_cache is not None:
+            return iter(self._result_cache)
+        return self._stream()
+
+    def _stream(self) -> Iterator[D]:
+        seen: List[Any] = []
+        for obj in self.iterator():
+            seen.append(obj)
+            yield obj
+        if self._keeps_results:
+            self._result_cache = seen
 
     def __len__(self) -> int:
         return len(self._fetch_all())
@@ -764,6 +778,10 @@ class Manager(QuerySet[D]):
     One Manager is shared by every use of ``Model.objects``, so it never
     keeps results: iterating it runs a fresh query each time.
     """
+
+    def __init__(self, model: Type[D], using: Optional[Database] = None) -> None:
+        super().__init__(model, using)
+        self._keeps_results = False
 
     def _fetch_all(self) -> List[Any]:
         return list(self.iterator())

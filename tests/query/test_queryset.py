@@ -198,3 +198,25 @@ def test_using_an_unknown_lookup_or_name_is_a_clear_error(db: Database) -> None:
         User.objects.filter(age__between=3)
     with pytest.raises(exc.InvalidNameError):
         User.objects.filter(**{"na me": 1})
+
+
+def test_iteration_streams_pages_and_keeps_results(db: Database, monkeypatch) -> None:
+    User.objects.bulk_create([User(name=f"s{i}", email=f"s{i}@x", age=i) for i in range(30)])
+    calls: list[str] = []
+    original = db.client.query
+
+    def spy(database, sdbql, bind_vars=None):  # counts round trips; the server answers them
+        calls.append(sdbql)
+        return original(database, sdbql, bind_vars)
+
+    monkeypatch.setattr(db.client, "query", spy)
+    qs = User.objects.filter(name__startswith="s").order_by("age")
+    stream = iter(qs.iterator(chunk_size=10))
+    assert next(stream).age == 0 and len(calls) == 1  # only the first page was fetched
+    assert len(list(qs)) == 30
+    fetched = len(calls)
+    assert [u.age for u in qs][:3] == [0, 1, 2] and len(calls) == fetched  # kept, not re-fetched
+    assert qs.count() == 30 and len(calls) == fetched
+    list(User.objects.all())
+    list(User.objects.all())
+    assert len(calls) > fetched + 1  # the shared manager never keeps results
