@@ -132,12 +132,7 @@ class Session:
         """Roll back anything uncommitted and detach every object."""
         if self._tx_id is not None:
             self.rollback()
-        for obj in self._all_tracked():
-            state_of(obj).session = None
-        self._identity.clear()
-        self._new.clear()
-        self._deleted.clear()
-        self._base_rev.clear()
+        self._forget_all()
         self._closed = True
 
     def _check_open(self) -> None:
@@ -501,18 +496,18 @@ class Session:
             state_of(obj).snapshot = None
         for obj in self._staged_deletes.values():
             state_of(obj).deleted = False
-        for obj in self._all_tracked():
-            state_of(obj).session = None
-        for obj in [*self._staged_inserts.values(), *self._staged_deletes.values()]:
-            state_of(obj).session = None
-        self._identity.clear()
-        self._new.clear()
-        self._deleted.clear()
-        self._staged_inserts.clear()
-        self._staged_deletes.clear()
-        self._base_rev.clear()
+        self._forget_all()
         self._savepoints.clear()
         self._failed = False
+
+    def _forget_all(self) -> None:
+        """Detach every object the session knows and empty its bookkeeping."""
+        for obj in [*self._all_tracked(), *self._staged_inserts.values(),
+                    *self._staged_deletes.values()]:
+            state_of(obj).session = None
+        for table in (self._identity, self._new, self._deleted, self._staged_inserts,
+                      self._staged_deletes, self._base_rev):
+            table.clear()
 
     # -- savepoints --------------------------------------------------------------------
 

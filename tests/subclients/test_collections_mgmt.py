@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -23,11 +23,6 @@ USER_SCHEMA = {
     },
 }
 
-
-@pytest.fixture
-def client(solidb_client: Client, solidb_database: str) -> Iterator[Client]:
-    solidb_client.use_database(solidb_database)
-    yield solidb_client
 
 
 def fill(client: Client, db: str, collection: str, n: int) -> List[Dict[str, Any]]:

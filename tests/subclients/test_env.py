@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Iterator
 
 import pytest
 
@@ -11,13 +10,7 @@ from solidb_odm import Client
 from solidb_odm import exceptions as exc
 from solidb_odm.testing import SoliDBServer
 
-from ._http import raw_http
-
-
-@pytest.fixture
-def client(solidb_client: Client, solidb_database: str) -> Iterator[Client]:
-    solidb_client.use_database(solidb_database)
-    yield solidb_client
+from ._helpers import raw_http
 
 
 def test_set_list_and_delete(client: Client) -> None:

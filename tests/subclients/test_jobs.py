@@ -7,8 +7,7 @@ five seconds; the tests poll with a deadline instead of sleeping blindly.
 from __future__ import annotations
 
 import datetime as dt
-import time
-from typing import Any, Callable, Iterator, List, Tuple, TypeVar
+from typing import Any, Callable, List, Tuple, TypeVar
 
 import pytest
 
@@ -17,6 +16,8 @@ from solidb_odm import exceptions as exc
 from solidb_odm.client.subclients.jobs import validate_cron
 from solidb_odm.testing import SoliDBServer
 from solidb_odm.testing.server import PINNED_SOLIDB_VERSION, free_port
+
+from ._helpers import wait_for
 
 T = TypeVar("T")
 
@@ -27,22 +28,6 @@ return { ok = true }
 """
 
 
-@pytest.fixture
-def client(solidb_client: Client, solidb_database: str) -> Iterator[Client]:
-    solidb_client.use_database(solidb_database)
-    yield solidb_client
-
-
-def wait_for(probe: Callable[[], T], done: Callable[[T], bool], timeout: float = 30.0) -> T:
-    """Call ``probe`` until ``done`` holds for its result; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not done after {timeout}s: {value!r}")
-        time.sleep(0.25)
 
 
 def finished(job: dict[str, Any]) -> bool:

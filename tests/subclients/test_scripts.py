@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 
 from solidb_odm import Client
 from solidb_odm import exceptions as exc
 from solidb_odm.testing import SoliDBServer
 
-from ._http import raw_http
-
-
-@pytest.fixture
-def client(solidb_client: Client, solidb_database: str) -> Iterator[Client]:
-    solidb_client.use_database(solidb_database)
-    yield solidb_client
-
+from ._helpers import raw_http
 
 GREETING = 'return { message = "Hello, " .. (request.query.name or "World") }'
 

@@ -8,8 +8,7 @@ synchronous (the HTTP insert queues a job before it answers), which lets the
 
 from __future__ import annotations
 
-import time
-from typing import Any, Callable, Iterator, List, TypeVar
+from typing import Any, Iterator, List, TypeVar
 
 import pytest
 
@@ -18,7 +17,7 @@ from solidb_odm import exceptions as exc
 from solidb_odm.testing import SoliDBServer
 from solidb_odm.testing.server import PINNED_SOLIDB_VERSION
 
-from ._http import raw_http
+from ._helpers import raw_http, wait_for
 
 T = TypeVar("T")
 
@@ -44,16 +43,6 @@ def client(solidb_client: Client, solidb_database: str) -> Iterator[Client]:
                                  methods=["POST"], code=AUDIT)
     yield solidb_client
 
-
-def wait_for(probe: Callable[[], T], done: Callable[[T], bool], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not done after {timeout}s: {value!r}")
-        time.sleep(0.25)
 
 
 def insert_over_http(server: SoliDBServer, db: str, doc: dict[str, Any]) -> str:

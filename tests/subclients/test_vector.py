@@ -64,11 +64,6 @@ def assert_same_ranking(results: List[dict], expected: List[Tuple[str, float]]) 
         assert result["score"] == pytest.approx(score, abs=1e-4)
 
 
-@pytest.fixture
-def client(solidb_client: Client, solidb_database: str) -> Client:
-    solidb_client.use_database(solidb_database)
-    return solidb_client
-
 
 def load(client: Client, database: str, collection: str, metric: str) -> dict:
     client.create_collection(database, collection)

@@ -1,13 +1,16 @@
-"""A plain HTTP request to the server, with no solidb_odm code involved (test helper)."""
+"""Test helpers for the sub-client tests: plain HTTP requests, bounded polling."""
 
 from __future__ import annotations
 
 import base64
 import http.client
 import json
-from typing import Any, Optional, Tuple
+import time
+from typing import Any, Callable, Optional, Tuple, TypeVar
 
 from solidb_odm.testing import SoliDBServer
+
+T = TypeVar("T")
 
 
 def raw_http(server: SoliDBServer, method: str, path: str, body: Any = None) -> Tuple[int, Any]:
@@ -29,3 +32,15 @@ def raw_http(server: SoliDBServer, method: str, path: str, body: Any = None) -> 
         return response.status, json.loads(text) if text else None
     except ValueError:
         return response.status, text
+
+
+def wait_for(probe: Callable[[], T], done: Callable[[T], bool], timeout: float = 30.0) -> T:
+    """Call ``probe`` until ``done`` holds for its result; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not done after {timeout}s: {value!r}")
+        time.sleep(0.25)
