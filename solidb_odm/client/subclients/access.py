@@ -28,9 +28,11 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ... import exceptions as exc
 from ... import protocol
+from ...ops import Op
+from ..facade import AsyncFacade, SyncFacade
 from ..http import path as http_path
 from . import _checks as check
-from ._base import SubClient, unsupported
+from ._base import SubOps, unsupported
 
 JSON = Dict[str, Any]
 Permission = Union[str, Mapping[str, Any]]
@@ -137,12 +139,14 @@ def _username(username: Any) -> str:
     return user
 
 
-class RolesClient(SubClient):
+class RolesOps(SubOps):
     """Custom roles: named sets of permissions, assigned to users and API keys."""
 
-    def list(self) -> List[JSON]:
+    __facades__ = ("RolesClient", "AsyncRolesClient")
+
+    def list(self) -> Op[List[JSON]]:
         """Every role, the built-in ``admin``, ``editor`` and ``viewer`` included."""
-        data = self._data("list_roles") or {}
+        data = (yield from self._data("list_roles", retry=True)) or {}
         return [_role_view(r) for r in data.get("roles") or []]
 
     def create(
@@ -150,7 +154,7 @@ class RolesClient(SubClient):
         name: str,
         permissions: Sequence[Permission],
         description: Optional[str] = None,
-    ) -> JSON:
+    ) -> Op[JSON]:
         """Create a role; returns it as stored.
 
         ``permissions`` are ``{action, scope, database?}`` objects (``read``,
@@ -165,18 +169,18 @@ class RolesClient(SubClient):
         body: JSON = {"name": name, "permissions": self._permissions(permissions)}
         if description is not None:
             body["description"] = check.text(description, "description")
-        return _role_view(self._http("POST", "/_api/auth/roles", body))
+        return _role_view((yield from self._http("POST", "/_api/auth/roles", body)))
 
-    def get(self, name: str) -> JSON:
+    def get(self, name: str) -> Op[JSON]:
         """One role; NotFoundError when there is none."""
-        return _role_view(self._data("get_role", name=_role_name(name)))
+        return _role_view((yield from self._data("get_role", retry=True, name=_role_name(name))))
 
     def update(
         self,
         name: str,
         permissions: Optional[Sequence[Permission]] = None,
         description: Optional[str] = None,
-    ) -> JSON:
+    ) -> Op[JSON]:
         """Replace a custom role's permissions and/or description; returns the role.
 
         Users and keys holding the role get the new rights on their next
@@ -191,12 +195,13 @@ class RolesClient(SubClient):
         if not body:
             raise exc.ValidationError("nothing to update: give permissions and/or description")
         return _role_view(
-            self._http("PUT", http_path("_api", "auth", "roles", _role_name(name)), body)
+            (yield from self._http("PUT", http_path("_api", "auth", "roles", _role_name(name)),
+                                   body))
         )
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str) -> Op[None]:
         """Delete a custom role (built-in roles cannot be deleted)."""
-        self._http("DELETE", http_path("_api", "auth", "roles", _role_name(name)))
+        yield from self._http("DELETE", http_path("_api", "auth", "roles", _role_name(name)))
 
     @staticmethod
     def _permissions(permissions: Sequence[Permission]) -> List[JSON]:
@@ -205,17 +210,19 @@ class RolesClient(SubClient):
         return [to_server_permission(p) for p in permissions]
 
 
-class UsersClient(SubClient):
+class UsersOps(SubOps):
     """User accounts and the roles they hold."""
 
-    def list(self) -> List[JSON]:
+    __facades__ = ("UsersClient", "AsyncUsersClient")
+
+    def list(self) -> Op[List[JSON]]:
         """Every user as ``{username, created_at, roles}``, roles as actually assigned."""
-        body = self._http("GET", "/_api/auth/users") or {}
+        body = (yield from self._http("GET", "/_api/auth/users")) or {}
         return [dict(u) for u in body.get("users") or []]
 
     def create(
         self, username: str, password: str, roles: Optional[Sequence[str]] = None
-    ) -> JSON:
+    ) -> Op[JSON]:
         """Create a user holding ``roles`` (``"editor"``, or ``"editor@mydb"`` for one database).
 
         The roles are assigned right after the account is created; if one
@@ -228,17 +235,17 @@ class UsersClient(SubClient):
                 f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
             )
         wanted = [_split_role(r) for r in check.string_list(roles or [], "roles")]
-        created = dict(self._data("create_user", username=username, password=password,
-                                  roles=[]) or {})
+        created = dict((yield from self._data("create_user", username=username,
+                                              password=password, roles=[])) or {})
         if wanted:
-            replies = self._client.batch([
+            replies = yield from self._batch([
                 protocol.command("assign_role", username=username, role=role, database=db)
                 for role, db in wanted
             ])
             error = check.first_error(replies)
             if error is not None:
                 try:
-                    self.delete(username)
+                    yield from self.delete(username)
                 except exc.SoliDBError:  # pragma: no cover - the original error matters more
                     pass
                 raise error
@@ -248,9 +255,10 @@ class UsersClient(SubClient):
             "roles": [f"{role}@{db}" if db else role for role, db in wanted],
         }
 
-    def get_roles(self, username: str) -> List[JSON]:
+    def get_roles(self, username: str) -> Op[List[JSON]]:
         """The user's role assignments: ``{id, username, role, database, assigned_at, assigned_by}``."""
-        data = self._data("get_user_roles", username=_username(username)) or {}
+        data = (yield from self._data("get_user_roles", retry=True,
+                                      username=_username(username))) or {}
         return [
             {
                 "id": r.get("_key"),
@@ -263,14 +271,16 @@ class UsersClient(SubClient):
             for r in data.get("roles") or []
         ]
 
-    def assign_role(self, username: str, role: str, database: Optional[str] = None) -> JSON:
+    def assign_role(
+        self, username: str, role: str, database: Optional[str] = None
+    ) -> Op[JSON]:
         """Give the user a role, everywhere or (``database=``) on one database only."""
-        return dict(self._data(
+        return dict((yield from self._data(
             "assign_role", username=_username(username), role=_role_name(role),
             database=None if database is None else check.text(database, "database"),
-        ) or {})
+        )) or {})
 
-    def revoke_role(self, username: str, role: str) -> None:
+    def revoke_role(self, username: str, role: str) -> Op[None]:
         """Take a role away from the user, on every database it was assigned for.
 
         NotFoundError when the user does not hold it. A new connection sees
@@ -279,24 +289,26 @@ class UsersClient(SubClient):
         nothing on solidb 2.6.0, so each assignment is deleted over HTTP.)
         """
         username, role = _username(username), _role_name(role)
-        held = [a for a in self.get_roles(username) if a["role"] == role]
+        held = [a for a in (yield from self.get_roles(username)) if a["role"] == role]
         if not held:
             raise exc.NotFoundError(f"Role '{role}' not assigned to user '{username}'")
         for assignment in held:
-            self._http("DELETE", http_path("_api", "auth", "users", username, "roles", role),
-                       query={"database": assignment["database"]})
+            yield from self._http(
+                "DELETE", http_path("_api", "auth", "users", username, "roles", role),
+                query={"database": assignment["database"]},
+            )
 
-    def me(self) -> JSON:
+    def me(self) -> Op[JSON]:
         """The authenticated principal: ``{username, roles, permissions}``."""
-        return dict(self._http("GET", "/_api/auth/me") or {})
+        return dict((yield from self._http("GET", "/_api/auth/me")) or {})
 
-    def my_permissions(self) -> List[JSON]:
+    def my_permissions(self) -> Op[List[JSON]]:
         """The authenticated principal's effective permissions."""
-        return [dict(p) for p in self._http("GET", "/_api/auth/me/permissions") or []]
+        return [dict(p) for p in (yield from self._http("GET", "/_api/auth/me/permissions")) or []]
 
-    def delete(self, username: str) -> None:
+    def delete(self, username: str) -> Op[None]:
         """Delete a user and their role assignments (not ``admin``, not yourself)."""
-        self._http("DELETE", http_path("_api", "auth", "users", _username(username)))
+        yield from self._http("DELETE", http_path("_api", "auth", "users", _username(username)))
 
 
 def _unix_seconds(expiration: Union[str, int, float, _dt.datetime]) -> int:
@@ -335,8 +347,10 @@ def _api_key_view(doc: Mapping[str, Any]) -> JSON:
     return view
 
 
-class ApiKeysClient(SubClient):
+class ApiKeysOps(SubOps):
     """API keys: secrets that authenticate without a password (``Client.auth_with_api_key``)."""
+
+    __facades__ = ("ApiKeysClient", "AsyncApiKeysClient")
 
     def create(
         self,
@@ -345,7 +359,7 @@ class ApiKeysClient(SubClient):
         expiration: Optional[Union[str, int, float, _dt.datetime]] = None,
         *,
         roles: Sequence[str] = ("admin",),
-    ) -> JSON:
+    ) -> Op[JSON]:
         """Create a key; the secret is in ``key`` and is never shown again.
 
         The key holds ``roles`` (``admin`` unless told otherwise), limited to
@@ -368,18 +382,268 @@ class ApiKeysClient(SubClient):
                     raise exc.ValidationError(f"database name {db!r} cannot contain '@'")
             permissions = list(dict.fromkeys(f"{r}@{db}" for db in dbs for r in role_names))
         expires_at = None if expiration is None else _unix_seconds(expiration)
-        created = self._data("create_api_key", name=name, permissions=permissions,
-                             expires_at=expires_at)
+        created = yield from self._data("create_api_key", name=name, permissions=permissions,
+                                        expires_at=expires_at)
         return _api_key_view(created or {})
+
+    def list(self) -> Op[List[JSON]]:
+        """Every key's metadata; never the secret (nor its hash, which the driver leaks)."""
+        data = (yield from self._data("list_api_keys", retry=True)) or {}
+        return [_api_key_view(k) for k in data.get("api_keys") or []]
+
+    def delete(self, key_id: str) -> Op[None]:
+        """Revoke a key: new connections with it are refused at once.
+
+        A driver session opened with it before notices within 60 seconds.
+        """
+        yield from self._call("delete_api_key", key_id=check.text(key_id, "key_id"))
+
+
+# --- generated by scripts/gen_facades.py: do not edit below this line ---
+
+
+class RolesClient(SyncFacade[RolesOps]):
+    """Custom roles: named sets of permissions, assigned to users and API keys."""
+
+    def list(self) -> List[JSON]:
+        """Every role, the built-in ``admin``, ``editor`` and ``viewer`` included."""
+        return self._executor.run(self._ops.list())
+
+    def create(
+        self,
+        name: str,
+        permissions: Sequence[Permission],
+        description: Optional[str] = None,
+    ) -> JSON:
+        """Create a role; returns it as stored.
+
+        ``permissions`` are ``{action, scope, database?}`` objects (``read``,
+        ``write`` or ``admin``; ``global`` or ``database`` scope).
+        """
+        return self._executor.run(self._ops.create(name, permissions, description))
+
+    def get(self, name: str) -> JSON:
+        """One role; NotFoundError when there is none."""
+        return self._executor.run(self._ops.get(name))
+
+    def update(
+        self,
+        name: str,
+        permissions: Optional[Sequence[Permission]] = None,
+        description: Optional[str] = None,
+    ) -> JSON:
+        """Replace a custom role's permissions and/or description; returns the role.
+
+        Users and keys holding the role get the new rights on their next
+        request over HTTP and on their next connection over the driver (an
+        open driver session re-reads its rights every 60 seconds).
+        """
+        return self._executor.run(self._ops.update(name, permissions, description))
+
+    def delete(self, name: str) -> None:
+        """Delete a custom role (built-in roles cannot be deleted)."""
+        return self._executor.run(self._ops.delete(name))
+
+
+class AsyncRolesClient(AsyncFacade[RolesOps]):
+    """Custom roles: named sets of permissions, assigned to users and API keys."""
+
+    async def list(self) -> List[JSON]:
+        """Every role, the built-in ``admin``, ``editor`` and ``viewer`` included."""
+        return await self._executor.run(self._ops.list())
+
+    async def create(
+        self,
+        name: str,
+        permissions: Sequence[Permission],
+        description: Optional[str] = None,
+    ) -> JSON:
+        """Create a role; returns it as stored.
+
+        ``permissions`` are ``{action, scope, database?}`` objects (``read``,
+        ``write`` or ``admin``; ``global`` or ``database`` scope).
+        """
+        return await self._executor.run(self._ops.create(name, permissions, description))
+
+    async def get(self, name: str) -> JSON:
+        """One role; NotFoundError when there is none."""
+        return await self._executor.run(self._ops.get(name))
+
+    async def update(
+        self,
+        name: str,
+        permissions: Optional[Sequence[Permission]] = None,
+        description: Optional[str] = None,
+    ) -> JSON:
+        """Replace a custom role's permissions and/or description; returns the role.
+
+        Users and keys holding the role get the new rights on their next
+        request over HTTP and on their next connection over the driver (an
+        open driver session re-reads its rights every 60 seconds).
+        """
+        return await self._executor.run(self._ops.update(name, permissions, description))
+
+    async def delete(self, name: str) -> None:
+        """Delete a custom role (built-in roles cannot be deleted)."""
+        return await self._executor.run(self._ops.delete(name))
+
+
+class UsersClient(SyncFacade[UsersOps]):
+    """User accounts and the roles they hold."""
+
+    def list(self) -> List[JSON]:
+        """Every user as ``{username, created_at, roles}``, roles as actually assigned."""
+        return self._executor.run(self._ops.list())
+
+    def create(self, username: str, password: str, roles: Optional[Sequence[str]] = None) -> JSON:
+        """Create a user holding ``roles`` (``"editor"``, or ``"editor@mydb"`` for one database).
+
+        The roles are assigned right after the account is created; if one
+        cannot be (say it does not exist), the account is removed again and
+        the error raised, so no half-made user stays behind.
+        """
+        return self._executor.run(self._ops.create(username, password, roles))
+
+    def get_roles(self, username: str) -> List[JSON]:
+        """The user's role assignments: ``{id, username, role, database, assigned_at, assigned_by}``."""
+        return self._executor.run(self._ops.get_roles(username))
+
+    def assign_role(self, username: str, role: str, database: Optional[str] = None) -> JSON:
+        """Give the user a role, everywhere or (``database=``) on one database only."""
+        return self._executor.run(self._ops.assign_role(username, role, database))
+
+    def revoke_role(self, username: str, role: str) -> None:
+        """Take a role away from the user, on every database it was assigned for.
+
+        NotFoundError when the user does not hold it. A new connection sees
+        the change at once; an open driver session re-reads its rights every
+        60 seconds. (The driver's ``revoke_role`` answers ok and removes
+        nothing on solidb 2.6.0, so each assignment is deleted over HTTP.)
+        """
+        return self._executor.run(self._ops.revoke_role(username, role))
+
+    def me(self) -> JSON:
+        """The authenticated principal: ``{username, roles, permissions}``."""
+        return self._executor.run(self._ops.me())
+
+    def my_permissions(self) -> List[JSON]:
+        """The authenticated principal's effective permissions."""
+        return self._executor.run(self._ops.my_permissions())
+
+    def delete(self, username: str) -> None:
+        """Delete a user and their role assignments (not ``admin``, not yourself)."""
+        return self._executor.run(self._ops.delete(username))
+
+
+class AsyncUsersClient(AsyncFacade[UsersOps]):
+    """User accounts and the roles they hold."""
+
+    async def list(self) -> List[JSON]:
+        """Every user as ``{username, created_at, roles}``, roles as actually assigned."""
+        return await self._executor.run(self._ops.list())
+
+    async def create(
+        self,
+        username: str,
+        password: str,
+        roles: Optional[Sequence[str]] = None,
+    ) -> JSON:
+        """Create a user holding ``roles`` (``"editor"``, or ``"editor@mydb"`` for one database).
+
+        The roles are assigned right after the account is created; if one
+        cannot be (say it does not exist), the account is removed again and
+        the error raised, so no half-made user stays behind.
+        """
+        return await self._executor.run(self._ops.create(username, password, roles))
+
+    async def get_roles(self, username: str) -> List[JSON]:
+        """The user's role assignments: ``{id, username, role, database, assigned_at, assigned_by}``."""
+        return await self._executor.run(self._ops.get_roles(username))
+
+    async def assign_role(self, username: str, role: str, database: Optional[str] = None) -> JSON:
+        """Give the user a role, everywhere or (``database=``) on one database only."""
+        return await self._executor.run(self._ops.assign_role(username, role, database))
+
+    async def revoke_role(self, username: str, role: str) -> None:
+        """Take a role away from the user, on every database it was assigned for.
+
+        NotFoundError when the user does not hold it. A new connection sees
+        the change at once; an open driver session re-reads its rights every
+        60 seconds. (The driver's ``revoke_role`` answers ok and removes
+        nothing on solidb 2.6.0, so each assignment is deleted over HTTP.)
+        """
+        return await self._executor.run(self._ops.revoke_role(username, role))
+
+    async def me(self) -> JSON:
+        """The authenticated principal: ``{username, roles, permissions}``."""
+        return await self._executor.run(self._ops.me())
+
+    async def my_permissions(self) -> List[JSON]:
+        """The authenticated principal's effective permissions."""
+        return await self._executor.run(self._ops.my_permissions())
+
+    async def delete(self, username: str) -> None:
+        """Delete a user and their role assignments (not ``admin``, not yourself)."""
+        return await self._executor.run(self._ops.delete(username))
+
+
+class ApiKeysClient(SyncFacade[ApiKeysOps]):
+    """API keys: secrets that authenticate without a password (``Client.auth_with_api_key``)."""
+
+    def create(
+        self,
+        name: str,
+        databases: Optional[Sequence[str]] = None,
+        expiration: Optional[Union[str, int, float, _dt.datetime]] = None,
+        *,
+        roles: Sequence[str] = ('admin',),
+    ) -> JSON:
+        """Create a key; the secret is in ``key`` and is never shown again.
+
+        The key holds ``roles`` (``admin`` unless told otherwise), limited to
+        ``databases`` when given (anywhere otherwise), until ``expiration``
+        (a datetime, an ISO 8601 string or Unix seconds).
+        """
+        return self._executor.run(self._ops.create(name, databases, expiration, roles=roles))
 
     def list(self) -> List[JSON]:
         """Every key's metadata; never the secret (nor its hash, which the driver leaks)."""
-        data = self._data("list_api_keys") or {}
-        return [_api_key_view(k) for k in data.get("api_keys") or []]
+        return self._executor.run(self._ops.list())
 
     def delete(self, key_id: str) -> None:
         """Revoke a key: new connections with it are refused at once.
 
         A driver session opened with it before notices within 60 seconds.
         """
-        self._call("delete_api_key", key_id=check.text(key_id, "key_id"))
+        return self._executor.run(self._ops.delete(key_id))
+
+
+class AsyncApiKeysClient(AsyncFacade[ApiKeysOps]):
+    """API keys: secrets that authenticate without a password (``Client.auth_with_api_key``)."""
+
+    async def create(
+        self,
+        name: str,
+        databases: Optional[Sequence[str]] = None,
+        expiration: Optional[Union[str, int, float, _dt.datetime]] = None,
+        *,
+        roles: Sequence[str] = ('admin',),
+    ) -> JSON:
+        """Create a key; the secret is in ``key`` and is never shown again.
+
+        The key holds ``roles`` (``admin`` unless told otherwise), limited to
+        ``databases`` when given (anywhere otherwise), until ``expiration``
+        (a datetime, an ISO 8601 string or Unix seconds).
+        """
+        return await self._executor.run(self._ops.create(name, databases, expiration, roles=roles))
+
+    async def list(self) -> List[JSON]:
+        """Every key's metadata; never the secret (nor its hash, which the driver leaks)."""
+        return await self._executor.run(self._ops.list())
+
+    async def delete(self, key_id: str) -> None:
+        """Revoke a key: new connections with it are refused at once.
+
+        A driver session opened with it before notices within 60 seconds.
+        """
+        return await self._executor.run(self._ops.delete(key_id))

@@ -15,8 +15,11 @@ import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 from ... import exceptions as exc
-from ..client import BULK_CHUNK_BYTES, _chunks_by_size
-from ._base import SubClient
+from ... import protocol
+from ...ops import Op
+from ..commands import BULK_CHUNK_BYTES
+from ..facade import AsyncFacade, SyncFacade
+from ._base import SubOps
 
 JSON = Dict[str, Any]
 
@@ -65,18 +68,20 @@ def _documents(data: Union[str, bytes, Iterable[Mapping[str, Any]]], format: str
     return [dict(d) for d in docs]
 
 
-class CollectionsMgmtClient(SubClient):
+class CollectionsMgmtOps(SubOps):
     """Collection maintenance in the current database."""
 
-    def truncate(self, collection: str) -> None:
+    __facades__ = ("CollectionsMgmtClient", "AsyncCollectionsMgmtClient")
+
+    def truncate(self, collection: str) -> Op[None]:
         """Delete every document of the collection, keeping its indexes and schema."""
-        self._call("truncate_collection", database=self._db, collection=_name(collection))
+        yield from self._call("truncate_collection", database=self._db, collection=_name(collection))
 
-    def compact(self, collection: str) -> None:
+    def compact(self, collection: str) -> Op[None]:
         """Reclaim disk space of deleted and overwritten documents."""
-        self._call("compact_collection", database=self._db, collection=_name(collection))
+        yield from self._call("compact_collection", database=self._db, collection=_name(collection))
 
-    def repair(self, collection: str) -> JSON:
+    def repair(self, collection: str) -> Op[JSON]:
         """Fix what can drift out of step; returns ``{"status": "repaired", "report"}``.
 
         For a sharded collection that is the server's shard repair (duplicate
@@ -87,10 +92,12 @@ class CollectionsMgmtClient(SubClient):
         then also carries ``document_count``.
         """
         db, name = self._db, _name(collection)
-        if self._data("get_collection_sharding", database=db, collection=name):
-            return dict(self._data("repair_collection", database=db, collection=name) or {})
-        count = int(self._call("recount_collection", database=db, collection=name).count or 0)
-        indexed = self._data("rebuild_indexes", database=db, collection=name)
+        if (yield from self._data("get_collection_sharding", database=db, collection=name)):
+            return dict((yield from self._data("repair_collection", database=db,
+                                               collection=name)) or {})
+        recounted = yield from self._call("recount_collection", database=db, collection=name)
+        count = int(recounted.count or 0)
+        indexed = yield from self._data("rebuild_indexes", database=db, collection=name)
         return {
             "status": "repaired",
             "report": (
@@ -100,10 +107,10 @@ class CollectionsMgmtClient(SubClient):
             "document_count": count,
         }
 
-    def stats(self, collection: str) -> JSON:
+    def stats(self, collection: str) -> Op[JSON]:
         """Document count and disk usage of the collection."""
-        return dict(self._data("collection_stats", database=self._db,
-                               name=_name(collection)) or {})
+        return dict((yield from self._data("collection_stats", retry=True, database=self._db,
+                                           name=_name(collection))) or {})
 
     def set_schema(
         self,
@@ -111,7 +118,7 @@ class CollectionsMgmtClient(SubClient):
         schema: Mapping[str, Any],
         *,
         validation_mode: str = "strict",
-    ) -> None:
+    ) -> Op[None]:
         """Validate documents against a JSON Schema from now on.
 
         ``"strict"`` refuses invalid documents (SchemaValidationError),
@@ -125,24 +132,24 @@ class CollectionsMgmtClient(SubClient):
                 f"validation_mode must be one of {list(VALIDATION_MODES)}, got {validation_mode!r}"
             )
         name = _name(collection)
-        self._call(
+        yield from self._call(
             "set_collection_schema",
             database=self._db,
             collection=name,
             schema={"name": name, "schema": dict(schema), "validation_mode": validation_mode},
         )
 
-    def get_schema(self, collection: str) -> Optional[JSON]:
+    def get_schema(self, collection: str) -> Op[Optional[JSON]]:
         """``{"name", "schema", "validation_mode"}``, or None when there is no schema."""
-        data = self._data("get_collection_schema", database=self._db,
-                          collection=_name(collection))
+        data = yield from self._data("get_collection_schema", retry=True, database=self._db,
+                                     collection=_name(collection))
         return dict(data) if data else None
 
-    def delete_schema(self, collection: str) -> None:
+    def delete_schema(self, collection: str) -> Op[None]:
         """Stop validating the collection's documents."""
-        self._call("delete_collection_schema", database=self._db, collection=_name(collection))
+        yield from self._call("delete_collection_schema", database=self._db, collection=_name(collection))
 
-    def export(self, collection: str, format: str = "json") -> Union[List[JSON], str]:
+    def export(self, collection: str, format: str = "json") -> Op[Union[List[JSON], str]]:
         """Every document, system fields included: a list (json) or NDJSON text (jsonl).
 
         The server sends the export as one reply, so a collection of more
@@ -150,8 +157,8 @@ class CollectionsMgmtClient(SubClient):
         ``client.list`` or an SDBQL query instead.
         """
         fmt = _format(format)
-        docs = list(self._data("export_collection", database=self._db,
-                               collection=_name(collection)) or [])
+        docs = list((yield from self._data("export_collection", database=self._db,
+                                           collection=_name(collection))) or [])
         if fmt == "jsonl":
             return "".join(json.dumps(doc, ensure_ascii=False) + "\n" for doc in docs)
         return docs
@@ -161,7 +168,7 @@ class CollectionsMgmtClient(SubClient):
         collection: str,
         data: Union[str, bytes, Iterable[Mapping[str, Any]]],
         format: str = "json",
-    ) -> int:
+    ) -> Op[int]:
         """Insert exported documents (keys kept); returns how many were imported.
 
         The collection is created when it does not exist. Documents whose key
@@ -173,14 +180,174 @@ class CollectionsMgmtClient(SubClient):
         db = self._db
         if not docs:
             return 0
-        if name not in set(self._data("list_collections", database=db) or []):
+        listed = yield from self._data("list_collections", retry=True, database=db)
+        if name not in set(listed or []):
             try:
-                self._call("create_collection", database=db, name=name)
+                yield from self._call("create_collection", database=db, name=name)
             except exc.AlreadyExistsError:
                 pass  # created meanwhile: just as good
         total = 0
-        for chunk in _chunks_by_size(docs, BULK_CHUNK_BYTES):
-            reply = self._call("import_collection", database=db, collection=name,
-                               documents=chunk)
+        for chunk in protocol.chunks_by_size(docs, BULK_CHUNK_BYTES):
+            reply = yield from self._call("import_collection", database=db, collection=name,
+                                          documents=chunk)
             total += int(reply.count or 0)
         return total
+
+
+# --- generated by scripts/gen_facades.py: do not edit below this line ---
+
+
+class CollectionsMgmtClient(SyncFacade[CollectionsMgmtOps]):
+    """Collection maintenance in the current database."""
+
+    def truncate(self, collection: str) -> None:
+        """Delete every document of the collection, keeping its indexes and schema."""
+        return self._executor.run(self._ops.truncate(collection))
+
+    def compact(self, collection: str) -> None:
+        """Reclaim disk space of deleted and overwritten documents."""
+        return self._executor.run(self._ops.compact(collection))
+
+    def repair(self, collection: str) -> JSON:
+        """Fix what can drift out of step; returns ``{"status": "repaired", "report"}``.
+
+        For a sharded collection that is the server's shard repair (duplicate
+        and misplaced documents). The server refuses that for an unsharded
+        collection ("Missing shard config"), whose own bookkeeping is its
+        cached document count and its index entries, so there the cached
+        count is recalculated and the indexes are rebuilt instead; the result
+        then also carries ``document_count``.
+        """
+        return self._executor.run(self._ops.repair(collection))
+
+    def stats(self, collection: str) -> JSON:
+        """Document count and disk usage of the collection."""
+        return self._executor.run(self._ops.stats(collection))
+
+    def set_schema(
+        self,
+        collection: str,
+        schema: Mapping[str, Any],
+        *,
+        validation_mode: str = 'strict',
+    ) -> None:
+        """Validate documents against a JSON Schema from now on.
+
+        ``"strict"`` refuses invalid documents (SchemaValidationError),
+        ``"lenient"`` stores them and logs a warning, ``"off"`` keeps the
+        schema without enforcing it.
+        """
+        return self._executor.run(self._ops.set_schema(
+            collection,
+            schema,
+            validation_mode=validation_mode,
+        ))
+
+    def get_schema(self, collection: str) -> Optional[JSON]:
+        """``{"name", "schema", "validation_mode"}``, or None when there is no schema."""
+        return self._executor.run(self._ops.get_schema(collection))
+
+    def delete_schema(self, collection: str) -> None:
+        """Stop validating the collection's documents."""
+        return self._executor.run(self._ops.delete_schema(collection))
+
+    def export(self, collection: str, format: str = 'json') -> Union[List[JSON], str]:
+        """Every document, system fields included: a list (json) or NDJSON text (jsonl).
+
+        The server sends the export as one reply, so a collection of more
+        than about 16 MiB is refused with a ServerError; page through it with
+        ``client.list`` or an SDBQL query instead.
+        """
+        return self._executor.run(self._ops.export(collection, format))
+
+    def import_data(
+        self,
+        collection: str,
+        data: Union[str, bytes, Iterable[Mapping[str, Any]]],
+        format: str = 'json',
+    ) -> int:
+        """Insert exported documents (keys kept); returns how many were imported.
+
+        The collection is created when it does not exist. Documents whose key
+        exists already make the import fail. Imports larger than about 8 MiB
+        go in several frames, each atomic on its own.
+        """
+        return self._executor.run(self._ops.import_data(collection, data, format))
+
+
+class AsyncCollectionsMgmtClient(AsyncFacade[CollectionsMgmtOps]):
+    """Collection maintenance in the current database."""
+
+    async def truncate(self, collection: str) -> None:
+        """Delete every document of the collection, keeping its indexes and schema."""
+        return await self._executor.run(self._ops.truncate(collection))
+
+    async def compact(self, collection: str) -> None:
+        """Reclaim disk space of deleted and overwritten documents."""
+        return await self._executor.run(self._ops.compact(collection))
+
+    async def repair(self, collection: str) -> JSON:
+        """Fix what can drift out of step; returns ``{"status": "repaired", "report"}``.
+
+        For a sharded collection that is the server's shard repair (duplicate
+        and misplaced documents). The server refuses that for an unsharded
+        collection ("Missing shard config"), whose own bookkeeping is its
+        cached document count and its index entries, so there the cached
+        count is recalculated and the indexes are rebuilt instead; the result
+        then also carries ``document_count``.
+        """
+        return await self._executor.run(self._ops.repair(collection))
+
+    async def stats(self, collection: str) -> JSON:
+        """Document count and disk usage of the collection."""
+        return await self._executor.run(self._ops.stats(collection))
+
+    async def set_schema(
+        self,
+        collection: str,
+        schema: Mapping[str, Any],
+        *,
+        validation_mode: str = 'strict',
+    ) -> None:
+        """Validate documents against a JSON Schema from now on.
+
+        ``"strict"`` refuses invalid documents (SchemaValidationError),
+        ``"lenient"`` stores them and logs a warning, ``"off"`` keeps the
+        schema without enforcing it.
+        """
+        return await self._executor.run(self._ops.set_schema(
+            collection,
+            schema,
+            validation_mode=validation_mode,
+        ))
+
+    async def get_schema(self, collection: str) -> Optional[JSON]:
+        """``{"name", "schema", "validation_mode"}``, or None when there is no schema."""
+        return await self._executor.run(self._ops.get_schema(collection))
+
+    async def delete_schema(self, collection: str) -> None:
+        """Stop validating the collection's documents."""
+        return await self._executor.run(self._ops.delete_schema(collection))
+
+    async def export(self, collection: str, format: str = 'json') -> Union[List[JSON], str]:
+        """Every document, system fields included: a list (json) or NDJSON text (jsonl).
+
+        The server sends the export as one reply, so a collection of more
+        than about 16 MiB is refused with a ServerError; page through it with
+        ``client.list`` or an SDBQL query instead.
+        """
+        return await self._executor.run(self._ops.export(collection, format))
+
+    async def import_data(
+        self,
+        collection: str,
+        data: Union[str, bytes, Iterable[Mapping[str, Any]]],
+        format: str = 'json',
+    ) -> int:
+        """Insert exported documents (keys kept); returns how many were imported.
+
+        The collection is created when it does not exist. Documents whose key
+        exists already make the import fail. Imports larger than about 8 MiB
+        go in several frames, each atomic on its own.
+        """
+        return await self._executor.run(self._ops.import_data(collection, data, format))

@@ -27,10 +27,12 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ... import exceptions as exc
 from ... import names, protocol
-from ..client import BULK_CHUNK_BYTES, _chunks_by_size
+from ...ops import Op
+from ..commands import BULK_CHUNK_BYTES
+from ..facade import AsyncFacade, SyncFacade
 from ..http import path as http_path
 from . import _checks as check
-from ._base import SubClient, unsupported
+from ._base import SubOps, unsupported
 
 JSON = Dict[str, Any]
 
@@ -193,10 +195,12 @@ def _metrics(metrics: Any) -> List[Tuple[str, str]]:
     return list(dict.fromkeys(result))
 
 
-class ColumnarClient(SubClient):
+class ColumnarOps(SubOps):
     """Columnar tables of the current database."""
 
-    def create(self, name: str, columns: Sequence[Mapping[str, Any]]) -> JSON:
+    __facades__ = ("ColumnarClient", "AsyncColumnarClient")
+
+    def create(self, name: str, columns: Sequence[Mapping[str, Any]]) -> Op[JSON]:
         """Create a table of ``columns`` (``{name, type, nullable?}``); returns its description.
 
         Types: ``int``, ``float``, ``string``, ``bool``, ``datetime`` (and
@@ -204,14 +208,14 @@ class ColumnarClient(SubClient):
         """
         db = self._db
         name = _table(name)
-        _, described = check.all_ok(self._client.batch([
+        _, described = check.all_ok((yield from self._batch([
             protocol.command("create_columnar", database=db, name=name,
                              columns=_column_defs(columns)),
             protocol.command("get_columnar", database=db, collection=name),
-        ]))
+        ])))
         return dict(described.data or {})
 
-    def insert(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    def insert(self, name: str, rows: Sequence[Mapping[str, Any]]) -> Op[int]:
         """Append rows (mappings of column -> value); returns how many were stored.
 
         Values are stored as given: the column types describe, they do not
@@ -227,12 +231,16 @@ class ColumnarClient(SubClient):
         if not batch:
             return 0
         total = 0
-        for chunk in _chunks_by_size([r for r in batch if r is not None], BULK_CHUNK_BYTES):
-            total += int(self._call("insert_columnar", database=db, collection=name,
-                                    rows=chunk).count or 0)
+        for chunk in protocol.chunks_by_size([r for r in batch if r is not None],
+                                             BULK_CHUNK_BYTES):
+            reply = yield from self._call("insert_columnar", database=db, collection=name,
+                                          rows=chunk)
+            total += int(reply.count or 0)
         return total
 
-    def query(self, name: str, sql: str, params: Optional[Mapping[str, Any]] = None) -> List[Any]:
+    def query(
+        self, name: str, sql: str, params: Optional[Mapping[str, Any]] = None
+    ) -> Op[List[Any]]:
         """Run a ``SELECT ... FROM <name>`` with ``@params``; returns the rows.
 
         SELECT columns or ``*``, WHERE, ORDER BY and LIMIT, in the server's
@@ -251,11 +259,13 @@ class ColumnarClient(SubClient):
                 "the server translates GROUP BY into SDBQL that fails to run; use "
                 "columnar.aggregate",
             )
-        body = self._http("POST", http_path("_api", "database", self._db, "sql"),
-                          {"query": sql_placeholders(text), "bind_vars": dict(params or {})})
+        body = yield from self._http(
+            "POST", http_path("_api", "database", self._db, "sql"),
+            {"query": sql_placeholders(text), "bind_vars": dict(params or {})},
+        )
         return list((body or {}).get("result") or [])
 
-    def aggregate(self, name: str, spec: Mapping[str, Any]) -> List[JSON]:
+    def aggregate(self, name: str, spec: Mapping[str, Any]) -> Op[List[JSON]]:
         """Aggregate ``metrics`` (``{column, function}``), optionally per ``group_by`` and ``filters``.
 
         Returns one row per group (one row without ``group_by``) holding the
@@ -278,17 +288,18 @@ class ColumnarClient(SubClient):
         groups = [names.field_segment(g) for g in check.string_list(group_by or [], "group_by")]
         variables: JSON = {}
         conditions = _filter(spec.get("filters") or {}, variables)
-        rows = self._client.query(db, aggregate_query(name, metrics, groups, conditions),
-                                  variables)
+        rows = yield from self._sdbql(db, aggregate_query(name, metrics, groups, conditions),
+                                      variables)
         return [dict(r) for r in rows]
 
-    def stats(self, name: str) -> JSON:
+    def stats(self, name: str) -> Op[JSON]:
         """``{name, row_count, size_bytes, uncompressed_size_bytes, compression_ratio, ...}``.
 
         ``size_bytes`` is the stored (compressed) size of the column data.
         """
-        described = self._http("GET", http_path("_api", "database", self._db, "columnar",
-                                                _table(name))) or {}
+        described = (yield from self._http(
+            "GET", http_path("_api", "database", self._db, "columnar", _table(name))
+        )) or {}
         sizes = described.get("stats") or {}
         return {
             "name": described.get("name"),
@@ -310,7 +321,7 @@ class ColumnarClient(SubClient):
         default_value: Any = None,
         *,
         nullable: Optional[bool] = None,
-    ) -> JSON:
+    ) -> Op[JSON]:
         """Add a column, set to ``default_value`` in every existing row; returns the table.
 
         solidb 2.6.0 cannot change a table's columns, so the table is rebuilt:
@@ -330,9 +341,9 @@ class ColumnarClient(SubClient):
                 raise exc.AlreadyExistsError(f"table {name!r} already has a column {column!r}")
             return [*columns, new], [{**r, new["name"]: default_value} for r in rows]
 
-        return self._rebuild(name, change)
+        return (yield from self._rebuild(name, change))
 
-    def drop_column(self, name: str, column: str) -> JSON:
+    def drop_column(self, name: str, column: str) -> Op[JSON]:
         """Remove a column and its values; returns the table. Rebuilds it, as :meth:`add_column`."""
         column = names.field_segment(column)
 
@@ -344,16 +355,17 @@ class ColumnarClient(SubClient):
                 raise exc.ValidationError("cannot drop a table's last column; delete the table")
             return kept, [{k: v for k, v in r.items() if k != column} for r in rows]
 
-        return self._rebuild(name, change)
+        return (yield from self._rebuild(name, change))
 
-    def list(self) -> List[str]:
+    def list(self) -> Op[List[str]]:
         """The names of the database's columnar tables."""
-        collections = self._data("list_collections", database=self._db) or []
+        collections = (yield from self._data("list_collections", retry=True,
+                                             database=self._db)) or []
         return sorted(c[len(_PREFIX):] for c in collections if str(c).startswith(_PREFIX))
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str) -> Op[None]:
         """Delete a table and all its rows."""
-        self._call("delete_columnar", database=self._db, collection=_table(name))
+        yield from self._call("delete_columnar", database=self._db, collection=_table(name))
 
     # -- rebuild ---------------------------------------------------------------
 
@@ -361,14 +373,14 @@ class ColumnarClient(SubClient):
         self,
         name: str,
         change: Callable[[List[JSON], List[JSON]], Tuple[List[JSON], List[JSON]]],
-    ) -> JSON:
+    ) -> Op[JSON]:
         db = self._db
         name = _table(name)
-        before, read, indexes = check.all_ok(self._client.batch([
+        before, read, indexes = check.all_ok((yield from self._batch([
             protocol.command("get_columnar", database=db, collection=name),
             protocol.command("query_columnar", database=db, collection=name),
             protocol.command("list_columnar_indexes", database=db, collection=name),
-        ]))
+        ])))
         meta = dict(before.data or {})
         rows = [dict(r) for r in read.data or []]
         if len(rows) != meta.get("row_count"):
@@ -378,36 +390,222 @@ class ColumnarClient(SubClient):
         new_columns, new_rows = change(columns, rows)
         kept = {c["name"] for c in new_columns}
         staging = _table(f"{name[:80]}__rebuild_{uuid.uuid4().hex[:12]}")
-        self._fill(db, staging, new_columns, new_rows)
-        now = self._data("get_columnar", database=db, collection=name) or {}
+        yield from self._fill(db, staging, new_columns, new_rows)
+        now = (yield from self._data("get_columnar", retry=True, database=db,
+                                     collection=name)) or {}
         if now.get("row_count") != meta.get("row_count") \
                 or now.get("last_updated_at") != meta.get("last_updated_at"):
-            self._call("delete_columnar", database=db, collection=staging)
+            yield from self._call("delete_columnar", database=db, collection=staging)
             raise exc.ConflictError(f"table {name!r} changed during the rebuild; nothing changed")
-        self._call("delete_columnar", database=db, collection=name)
+        yield from self._call("delete_columnar", database=db, collection=name)
         try:
-            self._fill(db, name, new_columns, new_rows)
+            yield from self._fill(db, name, new_columns, new_rows)
             for index in indexes.data or []:
                 if index.get("column") in kept:
-                    self._restore_index(db, name, index)
+                    yield from self._restore_index(db, name, index)
         except exc.SoliDBError as err:
             raise exc.ServerError(
                 f"rebuilding table {name!r} failed ({err}); every row is in the staging "
                 f"table {staging!r}"
             ) from err
-        self._call("delete_columnar", database=db, collection=staging)
-        return dict(self._data("get_columnar", database=db, collection=name) or {})
+        yield from self._call("delete_columnar", database=db, collection=staging)
+        return dict((yield from self._data("get_columnar", retry=True, database=db,
+                                           collection=name)) or {})
 
-    def _fill(self, db: str, name: str, columns: List[JSON], rows: List[JSON]) -> None:
-        self._call("create_columnar", database=db, name=name, columns=columns)
-        for chunk in _chunks_by_size(rows, BULK_CHUNK_BYTES) if rows else ():
-            self._call("insert_columnar", database=db, collection=name, rows=chunk)
+    def _fill(self, db: str, name: str, columns: List[JSON], rows: List[JSON]) -> Op[None]:
+        yield from self._call("create_columnar", database=db, name=name, columns=columns)
+        for chunk in protocol.chunks_by_size(rows, BULK_CHUNK_BYTES) if rows else ():
+            yield from self._call("insert_columnar", database=db, collection=name, rows=chunk)
 
-    def _restore_index(self, db: str, name: str, index: Mapping[str, Any]) -> None:
+    def _restore_index(self, db: str, name: str, index: Mapping[str, Any]) -> Op[None]:
         """Re-create a column index; the driver makes only sorted ones, HTTP any kind."""
         if index.get("index_type", "sorted") == "sorted":
-            self._call("create_columnar_index", database=db, collection=name,
-                       column=index["column"])
+            yield from self._call("create_columnar_index", database=db, collection=name,
+                                  column=index["column"])
         else:
-            self._http("POST", http_path("_api", "database", db, "columnar", name, "index"),
-                       {"column": index["column"], "index_type": index["index_type"]})
+            yield from self._http(
+                "POST", http_path("_api", "database", db, "columnar", name, "index"),
+                {"column": index["column"], "index_type": index["index_type"]},
+            )
+
+
+# --- generated by scripts/gen_facades.py: do not edit below this line ---
+
+
+class ColumnarClient(SyncFacade[ColumnarOps]):
+    """Columnar tables of the current database."""
+
+    def create(self, name: str, columns: Sequence[Mapping[str, Any]]) -> JSON:
+        """Create a table of ``columns`` (``{name, type, nullable?}``); returns its description.
+
+        Types: ``int``, ``float``, ``string``, ``bool``, ``datetime`` (and
+        their synonyms) or ``json``. Columns are nullable unless told otherwise.
+        """
+        return self._executor.run(self._ops.create(name, columns))
+
+    def insert(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Append rows (mappings of column -> value); returns how many were stored.
+
+        Values are stored as given: the column types describe, they do not
+        convert. Keys that are not columns are not queryable.
+        """
+        return self._executor.run(self._ops.insert(name, rows))
+
+    def query(self, name: str, sql: str, params: Optional[Mapping[str, Any]] = None) -> List[Any]:
+        """Run a ``SELECT ... FROM <name>`` with ``@params``; returns the rows.
+
+        SELECT columns or ``*``, WHERE, ORDER BY and LIMIT, in the server's
+        SQL dialect. Only SELECT is accepted here: this is a read. For
+        grouped figures use :meth:`aggregate`.
+        """
+        return self._executor.run(self._ops.query(name, sql, params))
+
+    def aggregate(self, name: str, spec: Mapping[str, Any]) -> List[JSON]:
+        """Aggregate ``metrics`` (``{column, function}``), optionally per ``group_by`` and ``filters``.
+
+        Returns one row per group (one row without ``group_by``) holding the
+        group columns and ``<column>_<function>`` per metric, e.g. ``value_avg``.
+        avg, sum, min and max read the column's numbers; count and
+        count_distinct its non-null values. ``filters`` maps a column to a
+        value, a list (any of) or ``{"gt"|"gte"|"lt"|"lte"|"ne"|"eq"|"in": value}``.
+        """
+        return self._executor.run(self._ops.aggregate(name, spec))
+
+    def stats(self, name: str) -> JSON:
+        """``{name, row_count, size_bytes, uncompressed_size_bytes, compression_ratio, ...}``.
+
+        ``size_bytes`` is the stored (compressed) size of the column data.
+        """
+        return self._executor.run(self._ops.stats(name))
+
+    def add_column(
+        self,
+        name: str,
+        column: str,
+        type: str,
+        default_value: Any = None,
+        *,
+        nullable: Optional[bool] = None,
+    ) -> JSON:
+        """Add a column, set to ``default_value`` in every existing row; returns the table.
+
+        solidb 2.6.0 cannot change a table's columns, so the table is rebuilt:
+        its rows are copied into a staging table, the table is re-created
+        with the new columns and refilled, then the staging table is dropped.
+        If rows are added meanwhile, it stops before deleting anything and
+        raises ConflictError; if refilling fails, the staging table named in
+        the error still holds every row. Not atomic: the table is briefly
+        absent, so do this while nothing else writes to it. Column indexes
+        are re-created; the table's creation time is reset.
+        """
+        return self._executor.run(self._ops.add_column(
+            name,
+            column,
+            type,
+            default_value,
+            nullable=nullable,
+        ))
+
+    def drop_column(self, name: str, column: str) -> JSON:
+        """Remove a column and its values; returns the table. Rebuilds it, as :meth:`add_column`."""
+        return self._executor.run(self._ops.drop_column(name, column))
+
+    def list(self) -> List[str]:
+        """The names of the database's columnar tables."""
+        return self._executor.run(self._ops.list())
+
+    def delete(self, name: str) -> None:
+        """Delete a table and all its rows."""
+        return self._executor.run(self._ops.delete(name))
+
+
+class AsyncColumnarClient(AsyncFacade[ColumnarOps]):
+    """Columnar tables of the current database."""
+
+    async def create(self, name: str, columns: Sequence[Mapping[str, Any]]) -> JSON:
+        """Create a table of ``columns`` (``{name, type, nullable?}``); returns its description.
+
+        Types: ``int``, ``float``, ``string``, ``bool``, ``datetime`` (and
+        their synonyms) or ``json``. Columns are nullable unless told otherwise.
+        """
+        return await self._executor.run(self._ops.create(name, columns))
+
+    async def insert(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Append rows (mappings of column -> value); returns how many were stored.
+
+        Values are stored as given: the column types describe, they do not
+        convert. Keys that are not columns are not queryable.
+        """
+        return await self._executor.run(self._ops.insert(name, rows))
+
+    async def query(
+        self,
+        name: str,
+        sql: str,
+        params: Optional[Mapping[str, Any]] = None,
+    ) -> List[Any]:
+        """Run a ``SELECT ... FROM <name>`` with ``@params``; returns the rows.
+
+        SELECT columns or ``*``, WHERE, ORDER BY and LIMIT, in the server's
+        SQL dialect. Only SELECT is accepted here: this is a read. For
+        grouped figures use :meth:`aggregate`.
+        """
+        return await self._executor.run(self._ops.query(name, sql, params))
+
+    async def aggregate(self, name: str, spec: Mapping[str, Any]) -> List[JSON]:
+        """Aggregate ``metrics`` (``{column, function}``), optionally per ``group_by`` and ``filters``.
+
+        Returns one row per group (one row without ``group_by``) holding the
+        group columns and ``<column>_<function>`` per metric, e.g. ``value_avg``.
+        avg, sum, min and max read the column's numbers; count and
+        count_distinct its non-null values. ``filters`` maps a column to a
+        value, a list (any of) or ``{"gt"|"gte"|"lt"|"lte"|"ne"|"eq"|"in": value}``.
+        """
+        return await self._executor.run(self._ops.aggregate(name, spec))
+
+    async def stats(self, name: str) -> JSON:
+        """``{name, row_count, size_bytes, uncompressed_size_bytes, compression_ratio, ...}``.
+
+        ``size_bytes`` is the stored (compressed) size of the column data.
+        """
+        return await self._executor.run(self._ops.stats(name))
+
+    async def add_column(
+        self,
+        name: str,
+        column: str,
+        type: str,
+        default_value: Any = None,
+        *,
+        nullable: Optional[bool] = None,
+    ) -> JSON:
+        """Add a column, set to ``default_value`` in every existing row; returns the table.
+
+        solidb 2.6.0 cannot change a table's columns, so the table is rebuilt:
+        its rows are copied into a staging table, the table is re-created
+        with the new columns and refilled, then the staging table is dropped.
+        If rows are added meanwhile, it stops before deleting anything and
+        raises ConflictError; if refilling fails, the staging table named in
+        the error still holds every row. Not atomic: the table is briefly
+        absent, so do this while nothing else writes to it. Column indexes
+        are re-created; the table's creation time is reset.
+        """
+        return await self._executor.run(self._ops.add_column(
+            name,
+            column,
+            type,
+            default_value,
+            nullable=nullable,
+        ))
+
+    async def drop_column(self, name: str, column: str) -> JSON:
+        """Remove a column and its values; returns the table. Rebuilds it, as :meth:`add_column`."""
+        return await self._executor.run(self._ops.drop_column(name, column))
+
+    async def list(self) -> List[str]:
+        """The names of the database's columnar tables."""
+        return await self._executor.run(self._ops.list())
+
+    async def delete(self, name: str) -> None:
+        """Delete a table and all its rows."""
+        return await self._executor.run(self._ops.delete(name))

@@ -19,8 +19,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ... import exceptions as exc
 from ... import protocol
+from ...ops import Op
+from ..facade import AsyncFacade, SyncFacade
 from . import _checks as check
-from ._base import SubClient
+from ._base import SubOps
 
 JSON = Dict[str, Any]
 Ring = List[Tuple[float, float]]
@@ -90,12 +92,14 @@ def polygons(geometry: Mapping[str, Any]) -> List[List[Ring]]:
     return result
 
 
-class GeoClient(SubClient):
+class GeoOps(SubOps):
     """Geo indexes of the current database's collections, and searches over them."""
+
+    __facades__ = ("GeoClient", "AsyncGeoClient")
 
     def create_index(
         self, collection: str, name: str, field: str, geo_json: bool = False
-    ) -> JSON:
+    ) -> Op[JSON]:
         """Index the points in ``field``; returns the index as the server lists it.
 
         ``geo_json`` is accepted for the reference's sake: the index reads
@@ -106,12 +110,116 @@ class GeoClient(SubClient):
         db = self._db
         collection = check.collection(collection)
         name = check.text(name, "name")
-        _, listed = check.all_ok(self._client.batch([
+        _, listed = check.all_ok((yield from self._batch([
             protocol.command("create_geo_index", database=db, collection=collection, name=name,
                              field=check.text(field, "field")),
             protocol.command("list_geo_indexes", database=db, collection=collection),
-        ]))
+        ])))
         return check.pick(listed.data or [], name, "Geo index")
+
+    def near(
+        self,
+        collection: str,
+        latitude: float,
+        longitude: float,
+        radius: Optional[float] = None,
+        limit: int = 10,
+        *,
+        field: Optional[str] = None,
+    ) -> Op[List[JSON]]:
+        """The ``limit`` documents nearest to the point, within ``radius`` metres if given.
+
+        Nearest first, each as ``{doc, distance}`` (metres). The indexed field
+        is the collection's only geo index unless ``field`` says.
+        """
+        db = self._db
+        collection = check.collection(collection)
+        lat, lon = _latitude(latitude), _longitude(longitude)
+        max_distance = None
+        if radius is not None:
+            max_distance = check.number(radius, "radius")
+            if max_distance < 0:
+                raise exc.ValidationError("radius must not be negative")
+        limit = check.integer(limit, "limit")
+        indexed = field or (yield from self._field_of(collection))
+        pairs = yield from self._data("geo_near", database=db, collection=collection,
+                                      field=indexed, latitude=lat, longitude=lon, limit=limit)
+        hits = [{"doc": doc, "distance": float(distance)} for doc, distance in pairs or []]
+        hits.sort(key=lambda hit: hit["distance"])  # already so; cheap to make sure
+        if max_distance is not None:
+            hits = [hit for hit in hits if hit["distance"] <= max_distance]
+        return hits
+
+    def within(
+        self,
+        collection: str,
+        geometry: Mapping[str, Any],
+        *,
+        field: Optional[str] = None,
+    ) -> Op[List[JSON]]:
+        """The documents whose point lies inside a GeoJSON Polygon or MultiPolygon.
+
+        Holes are honoured. A point exactly on an edge may fall either way.
+        Documents come in key order.
+        """
+        db = self._db
+        collection = check.collection(collection)
+        shapes = polygons(geometry)
+        indexed = field or (yield from self._field_of(collection))
+        rings = [ring for shape in shapes for ring in shape]
+        replies = check.all_ok((yield from self._batch([
+            protocol.command("geo_within", database=db, collection=collection, field=indexed,
+                             polygon=[list(v) for v in ring])
+            for ring in rings
+        ])))
+        inside: Dict[str, JSON] = {}
+        position = 0
+        for shape in shapes:
+            answers = [r.data or [] for r in replies[position:position + len(shape)]]
+            position += len(shape)
+            in_hole: Set[str] = {d["_key"] for holes in answers[1:] for d in holes}
+            for doc in answers[0]:
+                if doc["_key"] not in in_hole:
+                    inside.setdefault(doc["_key"], doc)
+        return [inside[key] for key in sorted(inside)]
+
+    def list_indexes(self, collection: str) -> Op[List[JSON]]:
+        """The collection's geo indexes."""
+        return list((yield from self._data("list_geo_indexes", retry=True, database=self._db,
+                                           collection=check.collection(collection))) or [])
+
+    def delete_index(self, collection: str, name: str) -> Op[None]:
+        """Drop a geo index; NotFoundError if there is none of that name."""
+        yield from self._call("delete_geo_index", database=self._db,
+                              collection=check.collection(collection),
+                              name=check.text(name, "name"))
+
+    def _field_of(self, collection: str) -> Op[str]:
+        """The field of the collection's only geo index."""
+        indexes = yield from self.list_indexes(collection)
+        fields = sorted({str(i["field"]) for i in indexes})
+        if len(fields) == 1:
+            return fields[0]
+        if not fields:
+            raise exc.NotFoundError(f"no geo index on collection {collection!r}")
+        raise exc.ValidationError(
+            f"collection {collection!r} has geo indexes on {fields}; pass field="
+        )
+
+
+# --- generated by scripts/gen_facades.py: do not edit below this line ---
+
+
+class GeoClient(SyncFacade[GeoOps]):
+    """Geo indexes of the current database's collections, and searches over them."""
+
+    def create_index(self, collection: str, name: str, field: str, geo_json: bool = False) -> JSON:
+        """Index the points in ``field``; returns the index as the server lists it.
+
+        ``geo_json`` is accepted for the reference's sake: the index reads
+        GeoJSON points and the other point shapes alike.
+        """
+        return self._executor.run(self._ops.create_index(collection, name, field, geo_json))
 
     def near(
         self,
@@ -128,23 +236,14 @@ class GeoClient(SubClient):
         Nearest first, each as ``{doc, distance}`` (metres). The indexed field
         is the collection's only geo index unless ``field`` says.
         """
-        db = self._db
-        collection = check.collection(collection)
-        lat, lon = _latitude(latitude), _longitude(longitude)
-        max_distance = None
-        if radius is not None:
-            max_distance = check.number(radius, "radius")
-            if max_distance < 0:
-                raise exc.ValidationError("radius must not be negative")
-        limit = check.integer(limit, "limit")
-        pairs = self._data("geo_near", database=db, collection=collection,
-                           field=field or self._field_of(collection),
-                           latitude=lat, longitude=lon, limit=limit)
-        hits = [{"doc": doc, "distance": float(distance)} for doc, distance in pairs or []]
-        hits.sort(key=lambda hit: hit["distance"])  # already so; cheap to make sure
-        if max_distance is not None:
-            hits = [hit for hit in hits if hit["distance"] <= max_distance]
-        return hits
+        return self._executor.run(self._ops.near(
+            collection,
+            latitude,
+            longitude,
+            radius,
+            limit,
+            field=field,
+        ))
 
     def within(
         self,
@@ -158,45 +257,76 @@ class GeoClient(SubClient):
         Holes are honoured. A point exactly on an edge may fall either way.
         Documents come in key order.
         """
-        db = self._db
-        collection = check.collection(collection)
-        shapes = polygons(geometry)
-        indexed = field or self._field_of(collection)
-        rings = [ring for shape in shapes for ring in shape]
-        replies = check.all_ok(self._client.batch([
-            protocol.command("geo_within", database=db, collection=collection, field=indexed,
-                             polygon=[list(v) for v in ring])
-            for ring in rings
-        ]))
-        inside: Dict[str, JSON] = {}
-        position = 0
-        for shape in shapes:
-            answers = [r.data or [] for r in replies[position:position + len(shape)]]
-            position += len(shape)
-            in_hole: Set[str] = {d["_key"] for holes in answers[1:] for d in holes}
-            for doc in answers[0]:
-                if doc["_key"] not in in_hole:
-                    inside.setdefault(doc["_key"], doc)
-        return [inside[key] for key in sorted(inside)]
+        return self._executor.run(self._ops.within(collection, geometry, field=field))
 
     def list_indexes(self, collection: str) -> List[JSON]:
         """The collection's geo indexes."""
-        return list(self._data("list_geo_indexes", database=self._db,
-                               collection=check.collection(collection)) or [])
+        return self._executor.run(self._ops.list_indexes(collection))
 
     def delete_index(self, collection: str, name: str) -> None:
         """Drop a geo index; NotFoundError if there is none of that name."""
-        self._call("delete_geo_index", database=self._db,
-                   collection=check.collection(collection), name=check.text(name, "name"))
+        return self._executor.run(self._ops.delete_index(collection, name))
 
-    def _field_of(self, collection: str) -> str:
-        """The field of the collection's only geo index."""
-        indexes = self.list_indexes(collection)
-        fields = sorted({str(i["field"]) for i in indexes})
-        if len(fields) == 1:
-            return fields[0]
-        if not fields:
-            raise exc.NotFoundError(f"no geo index on collection {collection!r}")
-        raise exc.ValidationError(
-            f"collection {collection!r} has geo indexes on {fields}; pass field="
-        )
+
+class AsyncGeoClient(AsyncFacade[GeoOps]):
+    """Geo indexes of the current database's collections, and searches over them."""
+
+    async def create_index(
+        self,
+        collection: str,
+        name: str,
+        field: str,
+        geo_json: bool = False,
+    ) -> JSON:
+        """Index the points in ``field``; returns the index as the server lists it.
+
+        ``geo_json`` is accepted for the reference's sake: the index reads
+        GeoJSON points and the other point shapes alike.
+        """
+        return await self._executor.run(self._ops.create_index(collection, name, field, geo_json))
+
+    async def near(
+        self,
+        collection: str,
+        latitude: float,
+        longitude: float,
+        radius: Optional[float] = None,
+        limit: int = 10,
+        *,
+        field: Optional[str] = None,
+    ) -> List[JSON]:
+        """The ``limit`` documents nearest to the point, within ``radius`` metres if given.
+
+        Nearest first, each as ``{doc, distance}`` (metres). The indexed field
+        is the collection's only geo index unless ``field`` says.
+        """
+        return await self._executor.run(self._ops.near(
+            collection,
+            latitude,
+            longitude,
+            radius,
+            limit,
+            field=field,
+        ))
+
+    async def within(
+        self,
+        collection: str,
+        geometry: Mapping[str, Any],
+        *,
+        field: Optional[str] = None,
+    ) -> List[JSON]:
+        """The documents whose point lies inside a GeoJSON Polygon or MultiPolygon.
+
+        Holes are honoured. A point exactly on an edge may fall either way.
+        Documents come in key order.
+        """
+        return await self._executor.run(self._ops.within(collection, geometry, field=field))
+
+    async def list_indexes(self, collection: str) -> List[JSON]:
+        """The collection's geo indexes."""
+        return await self._executor.run(self._ops.list_indexes(collection))
+
+    async def delete_index(self, collection: str, name: str) -> None:
+        """Drop a geo index; NotFoundError if there is none of that name."""
+        return await self._executor.run(self._ops.delete_index(collection, name))

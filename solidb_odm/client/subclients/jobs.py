@@ -21,7 +21,9 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ... import exceptions as exc
-from ._base import SubClient, unsupported
+from ...ops import Op
+from ..facade import AsyncFacade, SyncFacade
+from ._base import SubOps, unsupported
 from .scripts import normalize_job_script_path
 
 JSON = Dict[str, Any]
@@ -71,12 +73,14 @@ def _is_missing_jobs_collection(err: exc.NotFoundError) -> bool:
     return JOBS_COLLECTION in str(err) and "ollection" in str(err)
 
 
-class JobsClient(SubClient):
+class JobsOps(SubOps):
     """Enqueue Lua scripts to run in the background, and follow them."""
 
-    def list_queues(self) -> List[JSON]:
+    __facades__ = ("JobsClient", "AsyncJobsClient")
+
+    def list_queues(self) -> Op[List[JSON]]:
         """Each queue with its job counts: ``{"name", "pending", "running", "completed", "failed"}``."""
-        rows = self._query(
+        rows = yield from self._query(
             "FOR j IN _jobs FILTER j.status IN @statuses "
             "COLLECT queue = j.queue, status = j.status WITH COUNT INTO n "
             "RETURN {queue: queue, status: status, n: n}",
@@ -95,7 +99,7 @@ class JobsClient(SubClient):
         status: Optional[str] = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> List[JSON]:
+    ) -> Op[List[JSON]]:
         """Jobs of one queue, newest first, optionally only those in one status."""
         _key(queue, "queue")
         if status is not None and status not in JOB_STATUSES:
@@ -106,11 +110,11 @@ class JobsClient(SubClient):
         bind: JSON = {"queue": queue, "offset": offset, "limit": limit}
         if status:
             bind["status"] = status
-        return self._query(
+        return (yield from self._query(
             f"FOR j IN _jobs FILTER j.queue == @queue{status_filter} "
             "SORT j.created_at DESC, j._key DESC LIMIT @offset, @limit RETURN j",
             bind,
-        )
+        ))
 
     def enqueue(
         self,
@@ -121,7 +125,7 @@ class JobsClient(SubClient):
         run_at: Union[str, _dt.datetime, None] = None,
         *,
         max_attempts: int = 1,
-    ) -> JSON:
+    ) -> Op[JSON]:
         """Queue a run of the script stored at ``script_path``; returns the job (``_key``).
 
         The worker picks due jobs by ``priority`` (higher first) within about
@@ -147,46 +151,48 @@ class JobsClient(SubClient):
         }
         db = self._db
         try:
-            return dict(self._data("insert", database=db, collection=JOBS_COLLECTION,
-                                   document=document))
+            return dict((yield from self._data("insert", database=db, collection=JOBS_COLLECTION,
+                                               document=document)))
         except exc.NotFoundError as err:
             if not _is_missing_jobs_collection(err):
                 raise
         try:
-            self._call("create_collection", database=db, name=JOBS_COLLECTION)
+            yield from self._call("create_collection", database=db, name=JOBS_COLLECTION)
         except exc.AlreadyExistsError:
             pass  # created meanwhile by the server or another client
-        return dict(self._data("insert", database=db, collection=JOBS_COLLECTION,
-                               document=document))
+        return dict((yield from self._data("insert", database=db, collection=JOBS_COLLECTION,
+                                           document=document)))
 
-    def get_job(self, job_id: str) -> JSON:
+    def get_job(self, job_id: str) -> Op[JSON]:
         """One job with its ``status`` and, once failed, ``last_error``."""
-        return dict(self._data("get", database=self._db, collection=JOBS_COLLECTION,
-                               key=_key(job_id, "job_id")))
+        return dict((yield from self._data("get", retry=True, database=self._db,
+                                           collection=JOBS_COLLECTION,
+                                           key=_key(job_id, "job_id"))))
 
-    def cancel(self, job_id: str) -> None:
+    def cancel(self, job_id: str) -> Op[None]:
         """Remove a job that has not started; a running or finished job is refused.
 
         The status check and the removal are one SDBQL statement, so a job the
         worker claims meanwhile is not removed under it.
         """
         _key(job_id, "job_id")
-        removed = self._query(
+        removed = yield from self._query(
             "FOR j IN _jobs FILTER j._key == @key AND j.status == 'pending' "
             "REMOVE j IN _jobs RETURN OLD._key",
             {"key": job_id},
         )
         if removed:
             return
-        job = self.get_job(job_id)  # NotFoundError when there is no such job
+        job = yield from self.get_job(job_id)  # NotFoundError when there is no such job
         raise exc.ValidationError(
             f"job {job_id!r} is {job.get('status')!r}; only pending jobs can be cancelled"
         )
 
-    def _query(self, sdbql: str, bind_vars: Mapping[str, Any]) -> List[JSON]:
+    def _query(self, sdbql: str, bind_vars: Mapping[str, Any]) -> Op[List[JSON]]:
         """Run SDBQL over ``_jobs``; no jobs collection yet means no jobs."""
         try:
-            reply = self._call("query", database=self._db, sdbql=sdbql, bind_vars=dict(bind_vars))
+            reply = yield from self._call("query", database=self._db, sdbql=sdbql,
+                                          bind_vars=dict(bind_vars))
         except exc.NotFoundError as err:
             if _is_missing_jobs_collection(err):
                 return []
@@ -276,13 +282,184 @@ def validate_cron(schedule: str) -> str:
     return text
 
 
-class CronClient(SubClient):
+class CronOps(SubOps):
+    """Scheduled jobs: checked here, then refused, because the server cannot run them."""
+
+    __facades__ = ("CronClient", "AsyncCronClient")
+
+    def list(self) -> Op[List[JSON]]:
+        """Refused: the server keeps no cron jobs."""
+        self._state.require_database()
+        raise unsupported("cron.list", _NO_CRON)
+        yield  # pragma: no cover - unreachable; makes this method an operation
+
+    def create(
+        self,
+        name: str,
+        schedule: str,
+        script_path: str,
+        params: Optional[Mapping[str, Any]] = None,
+        description: Optional[str] = None,
+    ) -> Op[JSON]:
+        """Validate the definition (a malformed schedule is a ValidationError), then refuse."""
+        self._state.require_database()
+        _key(name, "name")
+        validate_cron(schedule)
+        normalize_job_script_path(script_path)
+        if params is not None and not isinstance(params, Mapping):
+            raise exc.ValidationError("params must be a mapping")
+        raise unsupported("cron.create", _NO_CRON)
+        yield  # pragma: no cover - unreachable; makes this method an operation
+
+    def get(self, cron_id: str) -> Op[JSON]:
+        """Refused: the server keeps no cron jobs."""
+        self._state.require_database()
+        _key(cron_id, "cron_id")
+        raise unsupported("cron.get", _NO_CRON)
+        yield  # pragma: no cover - unreachable; makes this method an operation
+
+    def update(self, cron_id: str, updates: Mapping[str, Any]) -> Op[JSON]:
+        """Validate the changes (a malformed schedule is a ValidationError), then refuse."""
+        self._state.require_database()
+        _key(cron_id, "cron_id")
+        if not isinstance(updates, Mapping) or not updates:
+            raise exc.ValidationError("updates must be a non-empty mapping")
+        if "schedule" in updates:
+            validate_cron(updates["schedule"])
+        if "script_path" in updates:
+            normalize_job_script_path(updates["script_path"])
+        raise unsupported("cron.update", _NO_CRON)
+        yield  # pragma: no cover - unreachable; makes this method an operation
+
+    def delete(self, cron_id: str) -> Op[None]:
+        """Refused: the server keeps no cron jobs."""
+        self._state.require_database()
+        _key(cron_id, "cron_id")
+        raise unsupported("cron.delete", _NO_CRON)
+        yield  # pragma: no cover - unreachable; makes this method an operation
+
+
+# --- generated by scripts/gen_facades.py: do not edit below this line ---
+
+
+class JobsClient(SyncFacade[JobsOps]):
+    """Enqueue Lua scripts to run in the background, and follow them."""
+
+    def list_queues(self) -> List[JSON]:
+        """Each queue with its job counts: ``{"name", "pending", "running", "completed", "failed"}``."""
+        return self._executor.run(self._ops.list_queues())
+
+    def list_jobs(
+        self,
+        queue: str,
+        status: Optional[str] = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> List[JSON]:
+        """Jobs of one queue, newest first, optionally only those in one status."""
+        return self._executor.run(self._ops.list_jobs(queue, status, limit, offset))
+
+    def enqueue(
+        self,
+        queue: str,
+        script_path: str,
+        params: Optional[Mapping[str, Any]] = None,
+        priority: Optional[int] = None,
+        run_at: Union[str, _dt.datetime, None] = None,
+        *,
+        max_attempts: int = 1,
+    ) -> JSON:
+        """Queue a run of the script stored at ``script_path``; returns the job (``_key``).
+
+        The worker picks due jobs by ``priority`` (higher first) within about
+        five seconds, or at ``run_at``. A failed run is tried again, after a
+        growing delay, until ``max_attempts`` runs have failed; then the job
+        is ``failed`` with the script's error in ``last_error``.
+        """
+        return self._executor.run(self._ops.enqueue(
+            queue,
+            script_path,
+            params,
+            priority,
+            run_at,
+            max_attempts=max_attempts,
+        ))
+
+    def get_job(self, job_id: str) -> JSON:
+        """One job with its ``status`` and, once failed, ``last_error``."""
+        return self._executor.run(self._ops.get_job(job_id))
+
+    def cancel(self, job_id: str) -> None:
+        """Remove a job that has not started; a running or finished job is refused.
+
+        The status check and the removal are one SDBQL statement, so a job the
+        worker claims meanwhile is not removed under it.
+        """
+        return self._executor.run(self._ops.cancel(job_id))
+
+
+class AsyncJobsClient(AsyncFacade[JobsOps]):
+    """Enqueue Lua scripts to run in the background, and follow them."""
+
+    async def list_queues(self) -> List[JSON]:
+        """Each queue with its job counts: ``{"name", "pending", "running", "completed", "failed"}``."""
+        return await self._executor.run(self._ops.list_queues())
+
+    async def list_jobs(
+        self,
+        queue: str,
+        status: Optional[str] = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> List[JSON]:
+        """Jobs of one queue, newest first, optionally only those in one status."""
+        return await self._executor.run(self._ops.list_jobs(queue, status, limit, offset))
+
+    async def enqueue(
+        self,
+        queue: str,
+        script_path: str,
+        params: Optional[Mapping[str, Any]] = None,
+        priority: Optional[int] = None,
+        run_at: Union[str, _dt.datetime, None] = None,
+        *,
+        max_attempts: int = 1,
+    ) -> JSON:
+        """Queue a run of the script stored at ``script_path``; returns the job (``_key``).
+
+        The worker picks due jobs by ``priority`` (higher first) within about
+        five seconds, or at ``run_at``. A failed run is tried again, after a
+        growing delay, until ``max_attempts`` runs have failed; then the job
+        is ``failed`` with the script's error in ``last_error``.
+        """
+        return await self._executor.run(self._ops.enqueue(
+            queue,
+            script_path,
+            params,
+            priority,
+            run_at,
+            max_attempts=max_attempts,
+        ))
+
+    async def get_job(self, job_id: str) -> JSON:
+        """One job with its ``status`` and, once failed, ``last_error``."""
+        return await self._executor.run(self._ops.get_job(job_id))
+
+    async def cancel(self, job_id: str) -> None:
+        """Remove a job that has not started; a running or finished job is refused.
+
+        The status check and the removal are one SDBQL statement, so a job the
+        worker claims meanwhile is not removed under it.
+        """
+        return await self._executor.run(self._ops.cancel(job_id))
+
+
+class CronClient(SyncFacade[CronOps]):
     """Scheduled jobs: checked here, then refused, because the server cannot run them."""
 
     def list(self) -> List[JSON]:
         """Refused: the server keeps no cron jobs."""
-        self._client._require_database()
-        raise unsupported("cron.list", _NO_CRON)
+        return self._executor.run(self._ops.list())
 
     def create(
         self,
@@ -293,34 +470,59 @@ class CronClient(SubClient):
         description: Optional[str] = None,
     ) -> JSON:
         """Validate the definition (a malformed schedule is a ValidationError), then refuse."""
-        self._client._require_database()
-        _key(name, "name")
-        validate_cron(schedule)
-        normalize_job_script_path(script_path)
-        if params is not None and not isinstance(params, Mapping):
-            raise exc.ValidationError("params must be a mapping")
-        raise unsupported("cron.create", _NO_CRON)
+        return self._executor.run(self._ops.create(
+            name,
+            schedule,
+            script_path,
+            params,
+            description,
+        ))
 
     def get(self, cron_id: str) -> JSON:
         """Refused: the server keeps no cron jobs."""
-        self._client._require_database()
-        _key(cron_id, "cron_id")
-        raise unsupported("cron.get", _NO_CRON)
+        return self._executor.run(self._ops.get(cron_id))
 
     def update(self, cron_id: str, updates: Mapping[str, Any]) -> JSON:
         """Validate the changes (a malformed schedule is a ValidationError), then refuse."""
-        self._client._require_database()
-        _key(cron_id, "cron_id")
-        if not isinstance(updates, Mapping) or not updates:
-            raise exc.ValidationError("updates must be a non-empty mapping")
-        if "schedule" in updates:
-            validate_cron(updates["schedule"])
-        if "script_path" in updates:
-            normalize_job_script_path(updates["script_path"])
-        raise unsupported("cron.update", _NO_CRON)
+        return self._executor.run(self._ops.update(cron_id, updates))
 
     def delete(self, cron_id: str) -> None:
         """Refused: the server keeps no cron jobs."""
-        self._client._require_database()
-        _key(cron_id, "cron_id")
-        raise unsupported("cron.delete", _NO_CRON)
+        return self._executor.run(self._ops.delete(cron_id))
+
+
+class AsyncCronClient(AsyncFacade[CronOps]):
+    """Scheduled jobs: checked here, then refused, because the server cannot run them."""
+
+    async def list(self) -> List[JSON]:
+        """Refused: the server keeps no cron jobs."""
+        return await self._executor.run(self._ops.list())
+
+    async def create(
+        self,
+        name: str,
+        schedule: str,
+        script_path: str,
+        params: Optional[Mapping[str, Any]] = None,
+        description: Optional[str] = None,
+    ) -> JSON:
+        """Validate the definition (a malformed schedule is a ValidationError), then refuse."""
+        return await self._executor.run(self._ops.create(
+            name,
+            schedule,
+            script_path,
+            params,
+            description,
+        ))
+
+    async def get(self, cron_id: str) -> JSON:
+        """Refused: the server keeps no cron jobs."""
+        return await self._executor.run(self._ops.get(cron_id))
+
+    async def update(self, cron_id: str, updates: Mapping[str, Any]) -> JSON:
+        """Validate the changes (a malformed schedule is a ValidationError), then refuse."""
+        return await self._executor.run(self._ops.update(cron_id, updates))
+
+    async def delete(self, cron_id: str) -> None:
+        """Refused: the server keeps no cron jobs."""
+        return await self._executor.run(self._ops.delete(cron_id))

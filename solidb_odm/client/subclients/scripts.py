@@ -17,9 +17,11 @@ import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ... import exceptions as exc
+from ...ops import Op
+from ..facade import AsyncFacade, SyncFacade
 from ..http import path as http_path
 from . import _checks as check
-from ._base import SubClient
+from ._base import SubOps
 
 JSON = Dict[str, Any]
 
@@ -99,8 +101,10 @@ def _service(service: str) -> str:
     return service
 
 
-class ScriptsClient(SubClient):
+class ScriptsOps(SubOps):
     """Create, read, change and delete Lua endpoints of the current database."""
+
+    __facades__ = ("ScriptsClient", "AsyncScriptsClient")
 
     def create(
         self,
@@ -112,7 +116,7 @@ class ScriptsClient(SubClient):
         collection: Optional[str] = None,
         *,
         service: str = "default",
-    ) -> JSON:
+    ) -> Op[JSON]:
         """Publish a Lua endpoint and return the stored script (with ``_key``).
 
         It answers at ``/api/{database}/{service}/{path}`` (see :meth:`url`)
@@ -128,23 +132,23 @@ class ScriptsClient(SubClient):
             "collection": collection,
             "service": _service(service),
         }
-        self._ensure_service(db, service)
-        created = self._http("POST", http_path("_api", "database", db, "scripts"), body)
-        return self.get(str(created["id"]))
+        yield from self._ensure_service(db, service)
+        created = yield from self._http("POST", http_path("_api", "database", db, "scripts"), body)
+        return (yield from self.get(str(created["id"])))
 
-    def list(self) -> List[JSON]:
+    def list(self) -> Op[List[JSON]]:
         """Every script stored in the current database."""
-        data = self._data("list_scripts", database=self._db) or {}
+        data = (yield from self._data("list_scripts", retry=True, database=self._db)) or {}
         return list(data.get("scripts") or [])
 
-    def get(self, script_id: str) -> JSON:
+    def get(self, script_id: str) -> Op[JSON]:
         """One script, code included; NotFoundError when there is none."""
         return dict(
-            self._data("get_script", database=self._db,
-                       script_id=_non_empty(script_id, "script_id"))
+            (yield from self._data("get_script", retry=True, database=self._db,
+                                   script_id=_non_empty(script_id, "script_id")))
         )
 
-    def update(self, script_id: str, updates: Mapping[str, Any]) -> JSON:
+    def update(self, script_id: str, updates: Mapping[str, Any]) -> Op[JSON]:
         """Change name, path, methods, code or description; returns the stored script.
 
         The server replaces the whole definition on update, so the fields not
@@ -152,7 +156,7 @@ class ScriptsClient(SubClient):
         """
         db = self._db
         check.updates(updates, UPDATABLE_FIELDS, "a script")
-        current = self.get(script_id)
+        current = yield from self.get(script_id)
         merged: JSON = {field: current.get(field) for field in UPDATABLE_FIELDS}
         merged.update(updates)
         body: JSON = {
@@ -163,18 +167,19 @@ class ScriptsClient(SubClient):
             "description": merged["description"],
         }
         return dict(
-            self._http("PUT", http_path("_api", "database", db, "scripts", script_id), body)
+            (yield from self._http("PUT", http_path("_api", "database", db, "scripts", script_id),
+                                   body))
         )
 
-    def delete(self, script_id: str) -> None:
+    def delete(self, script_id: str) -> Op[None]:
         """Delete a script; its endpoint stops answering at once."""
         db = self._db
-        self._http(
+        yield from self._http(
             "DELETE",
             http_path("_api", "database", db, "scripts", _non_empty(script_id, "script_id")),
         )
 
-    def get_stats(self) -> JSON:
+    def get_stats(self) -> Op[JSON]:
         """Server-wide script execution counters; ``total_calls`` counts executions.
 
         The driver's ``get_script_stats`` is a placeholder on the pinned
@@ -182,7 +187,7 @@ class ScriptsClient(SubClient):
         counters are in memory: they cover the server process, all databases,
         and restart at zero.
         """
-        stats = dict(self._http("GET", "/_api/scripts/stats") or {})
+        stats = dict((yield from self._http("GET", "/_api/scripts/stats")) or {})
         stats["total_calls"] = stats.get("total_scripts_executed", 0)
         return stats
 
@@ -191,7 +196,7 @@ class ScriptsClient(SubClient):
     def url(self, path: str, *, service: str = "default") -> str:
         """The full URL a script with this path answers at."""
         return (
-            f"http://{self._client.host}:{self._client.port}"
+            f"http://{self._state.host}:{self._state.port}"
             f"{self._endpoint(path, service)}"
         )
 
@@ -203,12 +208,12 @@ class ScriptsClient(SubClient):
         *,
         query: Optional[Mapping[str, Any]] = None,
         service: str = "default",
-    ) -> Any:
+    ) -> Op[Any]:
         """Call an endpoint with this client's credentials; returns its JSON answer."""
         upper = _non_empty(method, "method").upper()
         if upper not in SCRIPT_METHODS - {"WS"}:
             raise exc.ValidationError(f"cannot call an endpoint with method {method!r}")
-        return self._http(upper, self._endpoint(path, service), body, query=query)
+        return (yield from self._http(upper, self._endpoint(path, service), body, query=query))
 
     # -- Internals ----------------------------------------------------------
 
@@ -216,18 +221,179 @@ class ScriptsClient(SubClient):
         segments = normalize_path(path).split("/")
         return http_path("api", self._db, _service(service), *segments)
 
-    def _ensure_service(self, db: str, service: str) -> None:
+    def _ensure_service(self, db: str, service: str) -> Op[None]:
         """Create the service a script belongs to, unless it exists."""
         try:
-            self._http("GET", http_path("_api", "database", db, "services", service))
+            yield from self._http("GET", http_path("_api", "database", db, "services", service))
             return
         except exc.NotFoundError:
             pass
         try:
-            self._http(
+            yield from self._http(
                 "POST",
                 http_path("_api", "database", db, "services"),
                 {"key": service, "name": service, "enabled": True, "require_auth": True},
             )
         except exc.AlreadyExistsError:
             pass  # created meanwhile by someone else: just as good
+
+
+# --- generated by scripts/gen_facades.py: do not edit below this line ---
+
+
+class ScriptsClient(SyncFacade[ScriptsOps]):
+    """Create, read, change and delete Lua endpoints of the current database."""
+
+    def create(
+        self,
+        name: str,
+        path: str,
+        methods: Sequence[str],
+        code: str,
+        description: Optional[str] = None,
+        collection: Optional[str] = None,
+        *,
+        service: str = 'default',
+    ) -> JSON:
+        """Publish a Lua endpoint and return the stored script (with ``_key``).
+
+        It answers at ``/api/{database}/{service}/{path}`` (see :meth:`url`)
+        for callers with valid credentials.
+        """
+        return self._executor.run(self._ops.create(
+            name,
+            path,
+            methods,
+            code,
+            description,
+            collection,
+            service=service,
+        ))
+
+    def list(self) -> List[JSON]:
+        """Every script stored in the current database."""
+        return self._executor.run(self._ops.list())
+
+    def get(self, script_id: str) -> JSON:
+        """One script, code included; NotFoundError when there is none."""
+        return self._executor.run(self._ops.get(script_id))
+
+    def update(self, script_id: str, updates: Mapping[str, Any]) -> JSON:
+        """Change name, path, methods, code or description; returns the stored script.
+
+        The server replaces the whole definition on update, so the fields not
+        given are taken from the stored script.
+        """
+        return self._executor.run(self._ops.update(script_id, updates))
+
+    def delete(self, script_id: str) -> None:
+        """Delete a script; its endpoint stops answering at once."""
+        return self._executor.run(self._ops.delete(script_id))
+
+    def get_stats(self) -> JSON:
+        """Server-wide script execution counters; ``total_calls`` counts executions.
+
+        The driver's ``get_script_stats`` is a placeholder on the pinned
+        server, so this reads ``/_api/scripts/stats`` (global admin only). The
+        counters are in memory: they cover the server process, all databases,
+        and restart at zero.
+        """
+        return self._executor.run(self._ops.get_stats())
+
+    def url(self, path: str, *, service: str = 'default') -> str:
+        """The full URL a script with this path answers at."""
+        return self._ops.url(path, service=service)
+
+    def call(
+        self,
+        path: str,
+        method: str = 'GET',
+        body: Any = None,
+        *,
+        query: Optional[Mapping[str, Any]] = None,
+        service: str = 'default',
+    ) -> Any:
+        """Call an endpoint with this client's credentials; returns its JSON answer."""
+        return self._executor.run(self._ops.call(path, method, body, query=query, service=service))
+
+
+class AsyncScriptsClient(AsyncFacade[ScriptsOps]):
+    """Create, read, change and delete Lua endpoints of the current database."""
+
+    async def create(
+        self,
+        name: str,
+        path: str,
+        methods: Sequence[str],
+        code: str,
+        description: Optional[str] = None,
+        collection: Optional[str] = None,
+        *,
+        service: str = 'default',
+    ) -> JSON:
+        """Publish a Lua endpoint and return the stored script (with ``_key``).
+
+        It answers at ``/api/{database}/{service}/{path}`` (see :meth:`url`)
+        for callers with valid credentials.
+        """
+        return await self._executor.run(self._ops.create(
+            name,
+            path,
+            methods,
+            code,
+            description,
+            collection,
+            service=service,
+        ))
+
+    async def list(self) -> List[JSON]:
+        """Every script stored in the current database."""
+        return await self._executor.run(self._ops.list())
+
+    async def get(self, script_id: str) -> JSON:
+        """One script, code included; NotFoundError when there is none."""
+        return await self._executor.run(self._ops.get(script_id))
+
+    async def update(self, script_id: str, updates: Mapping[str, Any]) -> JSON:
+        """Change name, path, methods, code or description; returns the stored script.
+
+        The server replaces the whole definition on update, so the fields not
+        given are taken from the stored script.
+        """
+        return await self._executor.run(self._ops.update(script_id, updates))
+
+    async def delete(self, script_id: str) -> None:
+        """Delete a script; its endpoint stops answering at once."""
+        return await self._executor.run(self._ops.delete(script_id))
+
+    async def get_stats(self) -> JSON:
+        """Server-wide script execution counters; ``total_calls`` counts executions.
+
+        The driver's ``get_script_stats`` is a placeholder on the pinned
+        server, so this reads ``/_api/scripts/stats`` (global admin only). The
+        counters are in memory: they cover the server process, all databases,
+        and restart at zero.
+        """
+        return await self._executor.run(self._ops.get_stats())
+
+    def url(self, path: str, *, service: str = 'default') -> str:
+        """The full URL a script with this path answers at."""
+        return self._ops.url(path, service=service)
+
+    async def call(
+        self,
+        path: str,
+        method: str = 'GET',
+        body: Any = None,
+        *,
+        query: Optional[Mapping[str, Any]] = None,
+        service: str = 'default',
+    ) -> Any:
+        """Call an endpoint with this client's credentials; returns its JSON answer."""
+        return await self._executor.run(self._ops.call(
+            path,
+            method,
+            body,
+            query=query,
+            service=service,
+        ))

@@ -17,8 +17,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ... import exceptions as exc
 from ... import protocol
+from ...ops import Op
+from ..facade import AsyncFacade, SyncFacade
 from . import _checks as check
-from ._base import SubClient, unsupported
+from ._base import SubOps, unsupported
 
 JSON = Dict[str, Any]
 
@@ -83,8 +85,10 @@ def _field(doc: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-class VectorClient(SubClient):
+class VectorOps(SubOps):
     """Vector indexes of the current database's collections, and searches over them."""
+
+    __facades__ = ("VectorClient", "AsyncVectorClient")
 
     def create_index(
         self,
@@ -96,7 +100,7 @@ class VectorClient(SubClient):
         *,
         m: Optional[int] = None,
         ef_construction: Optional[int] = None,
-    ) -> JSON:
+    ) -> Op[JSON]:
         """Create an HNSW vector index on ``field``; returns the index as the server lists it.
 
         ``metric`` is ``cosine``, ``euclidean`` or ``dot_product``. Documents
@@ -115,7 +119,7 @@ class VectorClient(SubClient):
             "ef_construction": None if ef_construction is None
             else check.integer(ef_construction, "ef_construction", minimum=1),
         }
-        return self._then_info("create_vector_index", fields, collection, name)
+        return (yield from self._then_info("create_vector_index", fields, collection, name))
 
     def search(
         self,
@@ -127,7 +131,7 @@ class VectorClient(SubClient):
         index_name: Optional[str] = None,
         bind_vars: Optional[Mapping[str, Any]] = None,
         ef_search: Optional[int] = None,
-    ) -> List[JSON]:
+    ) -> Op[List[JSON]]:
         """The ``limit`` documents nearest to ``vector``, nearest first, as ``{doc, score}``.
 
         ``filter`` is an SDBQL condition on ``doc`` (``'doc.category == "x"'``,
@@ -139,7 +143,8 @@ class VectorClient(SubClient):
         collection = check.collection(collection)
         query_vector = _vector(vector)
         limit = check.integer(limit, "limit", maximum=MAX_K)
-        index = index_name or self._index_for(collection, dimensions=len(query_vector))
+        index = index_name or (yield from self._index_for(collection,
+                                                          dimensions=len(query_vector)))
         options: JSON = {}
         if ef_search is not None:
             options["ef"] = check.integer(ef_search, "ef_search", minimum=1, maximum=MAX_K)
@@ -149,7 +154,7 @@ class VectorClient(SubClient):
             if filter:
                 options["filter"] = {check.text(k, "filter field"): v for k, v in filter.items()}
             variables.update(vs_k=limit, vs_options=options)
-            rows = self._client.query(
+            rows = yield from self._sdbql(
                 db, "RETURN VECTOR_SEARCH(@vs_collection, @vs_index, @vs_vector, @vs_k, "
                     "@vs_options)", variables)
             return [dict(r) for r in (rows[0] if rows else None) or []]
@@ -169,7 +174,7 @@ class VectorClient(SubClient):
             f"FILTER ({condition}) "
             "LIMIT @vs_limit RETURN hit"
         )
-        return [dict(r) for r in self._client.query(db, sdbql, variables)]
+        return [dict(r) for r in (yield from self._sdbql(db, sdbql, variables))]
 
     def search_by_document(
         self,
@@ -179,17 +184,17 @@ class VectorClient(SubClient):
         limit: int = 5,
         *,
         index_name: Optional[str] = None,
-    ) -> List[JSON]:
+    ) -> Op[List[JSON]]:
         """The ``limit`` documents most similar to document ``doc_key`` (itself excluded)."""
         db = self._db
         collection = check.collection(collection)
         field = check.text(field, "field")
         limit = check.integer(limit, "limit", maximum=MAX_K - 1)
-        indexes_reply, doc_reply = check.all_ok(self._client.batch([
+        indexes_reply, doc_reply = check.all_ok((yield from self._batch([
             protocol.command("list_vector_indexes", database=db, collection=collection),
             protocol.command("get", database=db, collection=collection,
                              key=check.text(doc_key, "doc_key")),
-        ]))
+        ])))
         if index_name is None:
             matching = [i for i in indexes_reply.data or [] if i.get("field") == field]
             if not matching:
@@ -202,7 +207,7 @@ class VectorClient(SubClient):
         vector = _field(doc_reply.data or {}, field)
         if not isinstance(vector, list) or not vector:
             raise exc.ValidationError(f"document {doc_key!r} has no vector in {field!r}")
-        rows = self._client.query(
+        rows = yield from self._sdbql(
             db,
             "FOR hit IN VECTOR_SEARCH(@vs_collection, @vs_index, @vs_vector, @vs_k, {}) "
             "FILTER hit.doc._key != @vs_key LIMIT @vs_limit RETURN hit",
@@ -212,7 +217,9 @@ class VectorClient(SubClient):
         )
         return [dict(r) for r in rows]
 
-    def quantize(self, collection: str, index_name: str, quantization: str = "scalar") -> JSON:
+    def quantize(
+        self, collection: str, index_name: str, quantization: str = "scalar"
+    ) -> Op[JSON]:
         """Compress the index's vectors to 8-bit scalars (about 4x less memory); returns the index.
 
         Searches stay exact in ranking for well-separated data, with scores
@@ -224,60 +231,61 @@ class VectorClient(SubClient):
                               "the server implements scalar quantization only")
         if kind != "scalar":
             raise exc.ValidationError(f"unknown quantization {quantization!r}; use 'scalar'")
-        return self._then_info(
+        return (yield from self._then_info(
             "quantize_vector_index",
             {"database": self._db, "collection": check.collection(collection),
              "index_name": check.text(index_name, "index_name")},
             collection, index_name,
-        )
+        ))
 
-    def dequantize(self, collection: str, index_name: str) -> JSON:
+    def dequantize(self, collection: str, index_name: str) -> Op[JSON]:
         """Go back to full-precision vectors; returns the index."""
-        return self._then_info(
+        return (yield from self._then_info(
             "dequantize_vector_index",
             {"database": self._db, "collection": check.collection(collection),
              "index_name": check.text(index_name, "index_name")},
             collection, index_name,
-        )
+        ))
 
-    def get_index_info(self, collection: str, name: str) -> JSON:
+    def get_index_info(self, collection: str, name: str) -> Op[JSON]:
         """One index (field, dimensions, metric, quantization ...); NotFoundError if absent."""
-        return check.pick(self.list_indexes(collection), name, "Vector index")
+        return check.pick((yield from self.list_indexes(collection)), name, "Vector index")
 
-    def list_indexes(self, collection: str) -> List[JSON]:
+    def list_indexes(self, collection: str) -> Op[List[JSON]]:
         """The collection's vector indexes."""
-        data = self._data("list_vector_indexes", database=self._db,
-                          collection=check.collection(collection))
+        data = yield from self._data("list_vector_indexes", retry=True, database=self._db,
+                                     collection=check.collection(collection))
         return [_index_view(i) for i in data or []]
 
-    def delete_index(self, collection: str, name: str) -> None:
+    def delete_index(self, collection: str, name: str) -> Op[None]:
         """Drop a vector index; NotFoundError if there is none of that name."""
         db = self._db
         collection = check.collection(collection)
         name = check.text(name, "name")
         # The server drops a missing index without a word: list it in the
         # same round trip and say so instead.
-        listed, _ = check.all_ok(self._client.batch([
+        listed, _ = check.all_ok((yield from self._batch([
             protocol.command("list_vector_indexes", database=db, collection=collection),
             protocol.command("delete_vector_index", database=db, collection=collection,
                              name=name),
-        ]))
+        ])))
         check.pick(listed.data or [], name, "Vector index")
 
     # -- helpers -------------------------------------------------------------
 
-    def _then_info(self, cmd: str, fields: JSON, collection: str, name: str) -> JSON:
+    def _then_info(self, cmd: str, fields: JSON, collection: str, name: str) -> Op[JSON]:
         """Run ``cmd`` and read the index back, in one round trip."""
-        _, listed = check.all_ok(self._client.batch([
+        _, listed = check.all_ok((yield from self._batch([
             protocol.command(cmd, **fields),
             protocol.command("list_vector_indexes", database=fields["database"],
                              collection=fields["collection"]),
-        ]))
+        ])))
         return check.pick((_index_view(i) for i in listed.data or []), name, "Vector index")
 
-    def _index_for(self, collection: str, *, dimensions: int) -> str:
+    def _index_for(self, collection: str, *, dimensions: int) -> Op[str]:
         """The collection's one vector index for vectors of this size."""
-        indexes = self._data("list_vector_indexes", database=self._db, collection=collection)
+        indexes = yield from self._data("list_vector_indexes", retry=True, database=self._db,
+                                        collection=collection)
         matching = [i for i in indexes or [] if i.get("dimension") == dimensions]
         if len(matching) == 1:
             return str(matching[0]["name"])
@@ -290,3 +298,212 @@ class VectorClient(SubClient):
             f"({sorted(str(i['name']) for i in matching)}); pass index_name="
         )
 
+
+# --- generated by scripts/gen_facades.py: do not edit below this line ---
+
+
+class VectorClient(SyncFacade[VectorOps]):
+    """Vector indexes of the current database's collections, and searches over them."""
+
+    def create_index(
+        self,
+        collection: str,
+        name: str,
+        field: str,
+        dimensions: int,
+        metric: str = 'cosine',
+        *,
+        m: Optional[int] = None,
+        ef_construction: Optional[int] = None,
+    ) -> JSON:
+        """Create an HNSW vector index on ``field``; returns the index as the server lists it.
+
+        ``metric`` is ``cosine``, ``euclidean`` or ``dot_product``. Documents
+        whose ``field`` is not a list of exactly ``dimensions`` numbers are
+        not indexed.
+        """
+        return self._executor.run(self._ops.create_index(
+            collection,
+            name,
+            field,
+            dimensions,
+            metric,
+            m=m,
+            ef_construction=ef_construction,
+        ))
+
+    def search(
+        self,
+        collection: str,
+        vector: Sequence[float],
+        limit: int = 10,
+        filter: Optional[Union[str, Mapping[str, Any]]] = None,
+        *,
+        index_name: Optional[str] = None,
+        bind_vars: Optional[Mapping[str, Any]] = None,
+        ef_search: Optional[int] = None,
+    ) -> List[JSON]:
+        """The ``limit`` documents nearest to ``vector``, nearest first, as ``{doc, score}``.
+
+        ``filter`` is an SDBQL condition on ``doc`` (``'doc.category == "x"'``,
+        values via ``bind_vars``) applied to the nearest candidates, or a
+        mapping of field -> value equalities. The index is the collection's
+        only vector index of the vector's size unless ``index_name`` says.
+        """
+        return self._executor.run(self._ops.search(
+            collection,
+            vector,
+            limit,
+            filter,
+            index_name=index_name,
+            bind_vars=bind_vars,
+            ef_search=ef_search,
+        ))
+
+    def search_by_document(
+        self,
+        collection: str,
+        doc_key: str,
+        field: str,
+        limit: int = 5,
+        *,
+        index_name: Optional[str] = None,
+    ) -> List[JSON]:
+        """The ``limit`` documents most similar to document ``doc_key`` (itself excluded)."""
+        return self._executor.run(self._ops.search_by_document(
+            collection,
+            doc_key,
+            field,
+            limit,
+            index_name=index_name,
+        ))
+
+    def quantize(self, collection: str, index_name: str, quantization: str = 'scalar') -> JSON:
+        """Compress the index's vectors to 8-bit scalars (about 4x less memory); returns the index.
+
+        Searches stay exact in ranking for well-separated data, with scores
+        approximated. Only scalar quantization exists on solidb 2.6.0.
+        """
+        return self._executor.run(self._ops.quantize(collection, index_name, quantization))
+
+    def dequantize(self, collection: str, index_name: str) -> JSON:
+        """Go back to full-precision vectors; returns the index."""
+        return self._executor.run(self._ops.dequantize(collection, index_name))
+
+    def get_index_info(self, collection: str, name: str) -> JSON:
+        """One index (field, dimensions, metric, quantization ...); NotFoundError if absent."""
+        return self._executor.run(self._ops.get_index_info(collection, name))
+
+    def list_indexes(self, collection: str) -> List[JSON]:
+        """The collection's vector indexes."""
+        return self._executor.run(self._ops.list_indexes(collection))
+
+    def delete_index(self, collection: str, name: str) -> None:
+        """Drop a vector index; NotFoundError if there is none of that name."""
+        return self._executor.run(self._ops.delete_index(collection, name))
+
+
+class AsyncVectorClient(AsyncFacade[VectorOps]):
+    """Vector indexes of the current database's collections, and searches over them."""
+
+    async def create_index(
+        self,
+        collection: str,
+        name: str,
+        field: str,
+        dimensions: int,
+        metric: str = 'cosine',
+        *,
+        m: Optional[int] = None,
+        ef_construction: Optional[int] = None,
+    ) -> JSON:
+        """Create an HNSW vector index on ``field``; returns the index as the server lists it.
+
+        ``metric`` is ``cosine``, ``euclidean`` or ``dot_product``. Documents
+        whose ``field`` is not a list of exactly ``dimensions`` numbers are
+        not indexed.
+        """
+        return await self._executor.run(self._ops.create_index(
+            collection,
+            name,
+            field,
+            dimensions,
+            metric,
+            m=m,
+            ef_construction=ef_construction,
+        ))
+
+    async def search(
+        self,
+        collection: str,
+        vector: Sequence[float],
+        limit: int = 10,
+        filter: Optional[Union[str, Mapping[str, Any]]] = None,
+        *,
+        index_name: Optional[str] = None,
+        bind_vars: Optional[Mapping[str, Any]] = None,
+        ef_search: Optional[int] = None,
+    ) -> List[JSON]:
+        """The ``limit`` documents nearest to ``vector``, nearest first, as ``{doc, score}``.
+
+        ``filter`` is an SDBQL condition on ``doc`` (``'doc.category == "x"'``,
+        values via ``bind_vars``) applied to the nearest candidates, or a
+        mapping of field -> value equalities. The index is the collection's
+        only vector index of the vector's size unless ``index_name`` says.
+        """
+        return await self._executor.run(self._ops.search(
+            collection,
+            vector,
+            limit,
+            filter,
+            index_name=index_name,
+            bind_vars=bind_vars,
+            ef_search=ef_search,
+        ))
+
+    async def search_by_document(
+        self,
+        collection: str,
+        doc_key: str,
+        field: str,
+        limit: int = 5,
+        *,
+        index_name: Optional[str] = None,
+    ) -> List[JSON]:
+        """The ``limit`` documents most similar to document ``doc_key`` (itself excluded)."""
+        return await self._executor.run(self._ops.search_by_document(
+            collection,
+            doc_key,
+            field,
+            limit,
+            index_name=index_name,
+        ))
+
+    async def quantize(
+        self,
+        collection: str,
+        index_name: str,
+        quantization: str = 'scalar',
+    ) -> JSON:
+        """Compress the index's vectors to 8-bit scalars (about 4x less memory); returns the index.
+
+        Searches stay exact in ranking for well-separated data, with scores
+        approximated. Only scalar quantization exists on solidb 2.6.0.
+        """
+        return await self._executor.run(self._ops.quantize(collection, index_name, quantization))
+
+    async def dequantize(self, collection: str, index_name: str) -> JSON:
+        """Go back to full-precision vectors; returns the index."""
+        return await self._executor.run(self._ops.dequantize(collection, index_name))
+
+    async def get_index_info(self, collection: str, name: str) -> JSON:
+        """One index (field, dimensions, metric, quantization ...); NotFoundError if absent."""
+        return await self._executor.run(self._ops.get_index_info(collection, name))
+
+    async def list_indexes(self, collection: str) -> List[JSON]:
+        """The collection's vector indexes."""
+        return await self._executor.run(self._ops.list_indexes(collection))
+
+    async def delete_index(self, collection: str, name: str) -> None:
+        """Drop a vector index; NotFoundError if there is none of that name."""
+        return await self._executor.run(self._ops.delete_index(collection, name))
