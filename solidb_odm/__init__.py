@@ -6,8 +6,8 @@ Three layers, bottom up: ``Client`` (the SDK reference's low-level client),
 """
 
 from . import exceptions
-from .client import Client
-from .database import Database, connect, get_default_database, set_default_database
+from .client import AsyncClient, Client
+from .database import Database, aconnect, connect, get_default_database, set_default_database
 from .fields import Indexed, Reference
 from .models import Document, Edge
 from .query import Avg, Count, F, Manager, Max, Min, Q, QuerySet, Sum, Value, register_lookup
@@ -27,6 +27,7 @@ def expr(attribute: object) -> F:
 
 
 __all__ = [
+    "AsyncClient",
     "Avg",
     "Client",
     "Count",
@@ -44,6 +45,7 @@ __all__ = [
     "Sum",
     "Value",
     "__version__",
+    "aconnect",
     "connect",
     "exceptions",
     "expr",

@@ -1,29 +1,92 @@
-"""The sessions open in this thread (``with db.session():`` / ``atomic()``), innermost last.
+"""What is open in the caller's context: sessions and client transactions.
 
-Kept apart from ``session.py`` so that models and QuerySets can ask "is a
-session open?" cheaply, without importing the session machinery.
+Both live in ``contextvars``, never in thread-locals, so they follow the
+request: an asyncio task sees what the code that created it had open, and so
+does work handed to a thread pool through a context copy
+(``asyncio.to_thread``, Starlette's ``run_in_threadpool``). A plain new thread
+starts with nothing open.
+
+Entries are immutable tuples replaced on change, never tokens reset: a
+framework may leave a ``with`` block in a different context than it entered
+it (FastAPI runs a sync dependency's enter and exit in separate context
+copies), and removal by value works there too. Kept apart from the session
+and client modules so that models and QuerySets can ask "is a session open?"
+cheaply.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import Any, List
-
-_local = threading.local()
+from contextvars import ContextVar
+from typing import Protocol
 
 
-def open_sessions() -> List[Any]:
-    """This thread's stack of open sessions (the list itself; empty when none)."""
-    stack: List[Any] = getattr(_local, "stack", None) or []
+class OpenSession(Protocol):
+    """What this module needs of a session: whether it is closed, and its database."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def db(self) -> object: ...
+
+
+_sessions: ContextVar[tuple[OpenSession, ...]] = ContextVar("solidb_odm_sessions", default=())
+_transactions: ContextVar[tuple[tuple[object, str], ...]] = ContextVar(
+    "solidb_odm_transactions", default=()
+)
+
+
+# -- sessions -----------------------------------------------------------------
+
+
+def open_sessions() -> tuple[OpenSession, ...]:
+    """The sessions open in this context, innermost last (closed ones left out)."""
+    stack = _sessions.get()
     if not stack:
-        _local.stack = stack
-    return stack
+        return stack
+    return tuple(s for s in stack if not s.closed)
 
 
-def current_for(db: Any) -> Any:
-    """The innermost open session on ``db`` (any database when ``db`` is None), or None."""
-    stack: List[Any] = getattr(_local, "stack", None) or []
-    for session in reversed(stack):
-        if db is None or session.db is db:
+def current_session_for(db: object | None) -> OpenSession | None:
+    """The innermost open session on ``db`` (on any database when None) in this context."""
+    for session in reversed(_sessions.get()):
+        if not session.closed and (db is None or session.db is db):
             return session
     return None
+
+
+def push_session(session: OpenSession) -> None:
+    _sessions.set((*_sessions.get(), session))
+
+
+def remove_session(session: OpenSession) -> None:
+    """Forget ``session`` in this context (a no-op where it was never pushed)."""
+    stack = _sessions.get()
+    if session in stack:
+        _sessions.set(tuple(s for s in stack if s is not session))
+
+
+# -- client transactions -------------------------------------------------------
+
+
+def current_transaction(owner: object) -> str | None:
+    """The innermost transaction ``owner`` (a client) began in this context, if any."""
+    stack = _transactions.get()
+    for who, tx_id in reversed(stack):
+        if who is owner:
+            return tx_id
+    return None
+
+
+def transactions_of(owner: object) -> tuple[str, ...]:
+    return tuple(tx_id for who, tx_id in _transactions.get() if who is owner)
+
+
+def push_transaction(owner: object, tx_id: str) -> None:
+    _transactions.set((*_transactions.get(), (owner, tx_id)))
+
+
+def remove_transaction(owner: object, tx_id: str) -> None:
+    stack = _transactions.get()
+    if any(who is owner and tid == tx_id for who, tid in stack):
+        _transactions.set(tuple(e for e in stack if not (e[0] is owner and e[1] == tx_id)))

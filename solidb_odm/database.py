@@ -1,18 +1,26 @@
 """A database: a client plus a database name, the models bound to it, and sync.
 
-``connect()`` builds one from a URL or keywords and makes it the default that
-models use unless a query says ``using(db)``.
+``connect()`` (or ``await aconnect()``) builds one from a URL or keywords and
+makes it the default that models use unless a query says ``using(db)``. A
+Database runs operations in both modes: ``db.run(op)`` on its blocking
+``Client`` and ``await db.arun(op)`` on its ``AsyncClient``; the one it was
+not built with is made on first use, with the same server and identity.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Type
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Type, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
 from . import exceptions as exc
 from . import names
-from .client import Client
+from .client import AsyncClient, Client
+from .client.commands import ClientOps
+from .client.state import ClientState
+from .ops import Op
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from .models import Document
@@ -39,16 +47,73 @@ def set_default_database(db: Optional[Database]) -> None:
 class Database:
     """One database on one server, with the models registered on it."""
 
-    def __init__(self, client: Client, name: str, *, owns_client: bool = False) -> None:
+    def __init__(
+        self,
+        client: Client | AsyncClient,
+        name: str,
+        *,
+        owns_client: bool = False,
+        options: Optional[Mapping[str, Any]] = None,
+    ) -> None:
         if not isinstance(name, str) or not name:
             raise exc.ValidationError("database name must be a non-empty string")
-        self.client = client
+        self._client: Client | None = client if isinstance(client, Client) else None
+        self._aclient: AsyncClient | None = client if isinstance(client, AsyncClient) else None
+        self._origin = client
+        #: pool size and timeouts for the client made on first use of the other mode
+        self._options: Dict[str, Any] = dict(options or {})
+        self._twin_lock = threading.Lock()
         self.name = name
+        #: the client operations, for building operations to run in either mode
+        self.ops = ClientOps(ClientState(client.host, client.port))
         self.models: Dict[str, Type[Document]] = {}
         self._owns_client = owns_client
+        self._owns_twin = False
 
     def __repr__(self) -> str:
-        return f"<Database {self.name!r} on {self.client.host}:{self.client.port}>"
+        return f"<Database {self.name!r} on {self._origin.host}:{self._origin.port}>"
+
+    # -- executors ------------------------------------------------------------
+
+    @property
+    def client(self) -> Client:
+        """The blocking client (made on first use when this Database was built async)."""
+        client = self._client
+        if client is None:
+            with self._twin_lock:
+                if self._client is None:
+                    twin = Client(self._origin.host, self._origin.port, **self._options)
+                    credentials = self._origin.credentials
+                    if credentials is not None:
+                        twin.assume_credentials(credentials)
+                    self._client = twin
+                    self._owns_twin = True
+                client = self._client
+        return client
+
+    @property
+    def aclient(self) -> AsyncClient:
+        """The asyncio client (made on first use when this Database was built blocking)."""
+        aclient = self._aclient
+        if aclient is None:
+            with self._twin_lock:
+                if self._aclient is None:
+                    twin = AsyncClient(self._origin.host, self._origin.port, **self._options)
+                    credentials = self._origin.credentials
+                    if credentials is not None:
+                        twin.assume_credentials(credentials)
+                    self._aclient = twin
+                    self._owns_twin = True
+                aclient = self._aclient
+        return aclient
+
+    def run(self, op: Op[T]) -> T:
+        """Run an operation on the blocking client."""
+        return self.client.run(op)
+
+    async def arun(self, op: Op[T]) -> T:
+        """Run an operation on the asyncio client."""
+        return await self.aclient.run(op)
 
     # -- models -------------------------------------------------------------
 
@@ -65,22 +130,31 @@ class Database:
         which then refuses documents that do not match (lenient about extra
         fields). Returns what was created.
         """
-        from .schema import sync_models
+        from .schema import sync_models  # schema.py reads models, which import this module
 
-        return sync_models(self, list(self.models.values()), push_schema=schema)
+        return self.run(sync_models(self, list(self.models.values()), push_schema=schema))
+
+    async def async_sync(self, *, schema: bool = False) -> Dict[str, List[str]]:
+        """:meth:`sync`, awaitable (``a`` + ``sync`` would be the keyword ``async``)."""
+        from .schema import sync_models  # schema.py reads models, which import this module
+
+        return await self.arun(sync_models(self, list(self.models.values()), push_schema=schema))
 
     # -- plain access -------------------------------------------------------
 
     def query(self, sdbql: str, bind_vars: Optional[Mapping[str, Any]] = None) -> List[Any]:
-        return self.client.query(self.name, sdbql, bind_vars)
+        return self.run(self.ops.query(self.name, sdbql, bind_vars))
+
+    async def aquery(self, sdbql: str, bind_vars: Optional[Mapping[str, Any]] = None) -> List[Any]:
+        return await self.arun(self.ops.query(self.name, sdbql, bind_vars))
 
     def collection_names(self) -> List[str]:
-        return [c["name"] for c in self.client.list_collections(self.name)]
+        return [c["name"] for c in self.run(self.ops.list_collections(self.name))]
 
     def create_collection(self, name: str, *, edge: bool = False) -> None:
-        self.client.create_collection(
+        self.run(self.ops.create_collection(
             self.name, names.collection_name(name), "edge" if edge else None
-        )
+        ))
 
     # -- units of work ------------------------------------------------------
 
@@ -97,8 +171,18 @@ class Database:
         return atomic(self, **options)
 
     def close(self) -> None:
-        if self._owns_client:
-            self.client.close()
+        """Close the clients this Database made (an async twin only drops its idle sockets)."""
+        if self._owns_client and self._client is not None:
+            self._client.close()
+        if self._owns_client and self._aclient is not None:
+            self._aclient.close_idle()
+
+    async def aclose(self) -> None:
+        """Close the clients this Database made, in async code."""
+        if self._owns_client and self._aclient is not None:
+            await self._aclient.close()
+        if self._owns_client and self._client is not None:
+            self._client.close()
 
 
 def parse_url(url: str) -> Dict[str, Any]:
@@ -126,6 +210,27 @@ def parse_url(url: str) -> Dict[str, Any]:
     return options
 
 
+def _options(url: Optional[str], given: Dict[str, Any]) -> Dict[str, Any]:
+    options = dict(given)
+    if url is not None:
+        options.update({k: v for k, v in parse_url(url).items() if v is not None})
+    if not (options.get("api_key") or options.get("username")):
+        raise exc.ValidationError("connect() needs a username and password, or an api_key")
+    return options
+
+
+def _credentials(options: Mapping[str, Any], target: str) -> Dict[str, Any]:
+    if options.get("api_key"):
+        return {"database": target, "username": "", "password": "", "api_key": options["api_key"]}
+    return {"database": target, "username": options["username"],
+            "password": options.get("password") or ""}
+
+
+def _client_options(options: Mapping[str, Any]) -> Dict[str, Any]:
+    return {"pool_size": options["pool_size"], "timeout": options["timeout"],
+            "connect_timeout": options["connect_timeout"]}
+
+
 def connect(
     url: Optional[str] = None,
     *,
@@ -145,45 +250,88 @@ def connect(
 
     ``connect("solidb://admin:secret@127.0.0.1:6745/mydb")`` or the same as
     keywords. The result becomes the default database unless ``default=False``.
+    It serves both modes: ``await User.objects.acount()`` works on it too.
     """
-    options: Dict[str, Any] = dict(
+    options = _options(url, dict(
         host=host, port=port, username=username, password=password, api_key=api_key,
         database=database, pool_size=pool_size, timeout=timeout, connect_timeout=connect_timeout,
-    )
-    if url is not None:
-        options.update({k: v for k, v in parse_url(url).items() if v is not None})
+    ))
     db_name = options["database"] or "_system"
-    client = Client(options["host"], options["port"], options["pool_size"],
-                    timeout=options["timeout"], connect_timeout=options["connect_timeout"])
+    client = Client(options["host"], options["port"], **_client_options(options))
     try:
         client.connect()
-        _authenticate(client, options, db_name)
+        try:
+            _auth(client, _credentials(options, db_name))
+        except exc.NotFoundError:  # the database does not exist yet
+            _auth(client, _credentials(options, "_system"))
         if create and db_name not in client.list_databases():
             try:
                 client.create_database(db_name)
             except exc.AlreadyExistsError:
                 pass
-            _authenticate(client, options, db_name)
+            _auth(client, _credentials(options, db_name))
     except BaseException:
         client.close()
         raise
-    db = Database(client, db_name, owns_client=True)
+    db = Database(client, db_name, owns_client=True, options=_client_options(options))
     if default:
         set_default_database(db)
     return db
 
 
-def _authenticate(client: Client, options: Mapping[str, Any], db_name: str) -> None:
-    """Authenticate against ``db_name``, or ``_system`` while it does not exist yet."""
-    def auth(target: str) -> None:
-        if options.get("api_key"):
-            client.auth_with_api_key(target, options["api_key"])
-        elif options.get("username"):
-            client.auth(target, options["username"], options.get("password") or "")
-        else:
-            raise exc.ValidationError("connect() needs a username and password, or an api_key")
-
+async def aconnect(
+    url: Optional[str] = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 6745,
+    username: Optional[str] = None,
+    password: Optional[str] = None,
+    api_key: Optional[str] = None,
+    database: Optional[str] = None,
+    pool_size: int = 4,
+    timeout: Optional[float] = 30.0,
+    connect_timeout: Optional[float] = 5.0,
+    create: bool = True,
+    default: bool = True,
+) -> Database:
+    """:func:`connect` for async code: the same arguments, on an ``AsyncClient``."""
+    options = _options(url, dict(
+        host=host, port=port, username=username, password=password, api_key=api_key,
+        database=database, pool_size=pool_size, timeout=timeout, connect_timeout=connect_timeout,
+    ))
+    db_name = options["database"] or "_system"
+    client = AsyncClient(options["host"], options["port"], **_client_options(options))
     try:
-        auth(db_name)
-    except exc.NotFoundError:
-        auth("_system")
+        await client.connect()
+        try:
+            await _aauth(client, _credentials(options, db_name))
+        except exc.NotFoundError:
+            await _aauth(client, _credentials(options, "_system"))
+        if create and db_name not in await client.list_databases():
+            try:
+                await client.create_database(db_name)
+            except exc.AlreadyExistsError:
+                pass
+            await _aauth(client, _credentials(options, db_name))
+    except BaseException:
+        await client.close()
+        raise
+    db = Database(client, db_name, owns_client=True, options=_client_options(options))
+    if default:
+        set_default_database(db)
+    return db
+
+
+def _auth(client: Client, credentials: Dict[str, Any]) -> None:
+    if credentials.get("api_key"):
+        client.auth_with_api_key(credentials["database"], credentials["api_key"])
+    else:
+        client.auth(credentials["database"], credentials["username"], credentials["password"])
+
+
+async def _aauth(client: AsyncClient, credentials: Dict[str, Any]) -> None:
+    if credentials.get("api_key"):
+        await client.auth_with_api_key(credentials["database"], credentials["api_key"])
+    else:
+        await client.auth(credentials["database"], credentials["username"],
+                          credentials["password"])

@@ -36,16 +36,46 @@ from typing import (
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic._internal._model_construction import ModelMetaclass
+from typing_extensions import Protocol, Self
 
 from . import _context, names
 from . import exceptions as exc
 from .database import get_default_database
 from .fields import Indexed, Reference, metadata_of
+from .ops import Op
 from .query.expressions import F, Path
 
 if TYPE_CHECKING:
     from .database import Database
     from .query.queryset import Manager, QuerySet
+
+T = TypeVar("T")
+
+
+class Runner(Protocol):
+    """Runs operations in both modes: a Database, or a Session."""
+
+    def run(self, op: Op[T]) -> T: ...
+
+    async def arun(self, op: Op[T]) -> T: ...
+
+
+class SessionHooks(Runner, Protocol):
+    """What models and QuerySets need of a session (``session.Session`` provides it)."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    def add(self, obj: Document) -> None: ...
+
+    def delete(self, obj: Document) -> None: ...
+
+    def autoflush(self) -> Op[None]:
+        """Flush now, unless a savepoint defers it."""
+        ...
 
 D = TypeVar("D", bound="Document")
 E = TypeVar("E", bound="Edge")
@@ -424,96 +454,168 @@ class Document(BaseModel, metaclass=DocumentMeta):
         return id(self)
 
     # -- instance API -------------------------------------------------------
+    #
+    # Each write is an operation (``_save_op`` ...) run by whoever owns the
+    # write: the session it goes through, or the database. ``save()`` runs it
+    # blocking, ``asave()`` awaits it; nothing else differs.
 
     def _db(self, using: Optional[Database]) -> Database:
         return using or state_of(self).db or type(self).database()
 
-    def _session_for(self, using: Optional[Database]) -> Any:
-        """The session this object's writes go through, if any (its own, or the ``with``)."""
-        session = state_of(self).session
-        if session is not None and (using is None or using is session.db):
+    def _session_for(self, using: Optional[Database], session: Optional[SessionHooks]
+                     ) -> Optional[SessionHooks]:
+        """The session this object's writes go through, if any.
+
+        An explicit ``session=`` wins; then the session that tracks the
+        object; then the innermost session open in the caller's context on
+        the same database (``with db.session():`` / ``atomic()``).
+        """
+        if session is not None:
             return session
+        own: Optional[SessionHooks] = state_of(self).session
+        if own is not None and not own.closed and (using is None or using is own.db):
+            return own
         if not _context.open_sessions():
             return None
-        return _context.current_for(self._db(using))
+        return cast(Optional[SessionHooks], _context.current_session_for(self._db(using)))
 
-    def save(self, using: Optional[Database] = None) -> Any:
+    def _runner(self, using: Optional[Database], session: Optional[SessionHooks]
+                ) -> Tuple[Runner, Optional[SessionHooks], Database]:
+        found = self._session_for(using, session)
+        if found is not None:
+            return found, found, found.db
+        db = self._db(using)
+        return db, None, db
+
+    def save(self, using: Optional[Database] = None, *,
+             session: Optional[SessionHooks] = None) -> Self:
         """Insert a new document, or write the fields that changed since it was loaded.
 
         A document with a ``key`` that was never loaded is inserted, or fully
-        replaced if that key exists already.
+        replaced if that key exists already. In a session the write is staged
+        there (explicitly with ``session=s``).
         """
-        session = self._session_for(using)
+        runner, found, db = self._runner(using, session)
+        return runner.run(self._save_op(db, found))
+
+    async def asave(self, using: Optional[Database] = None, *,
+                    session: Optional[SessionHooks] = None) -> Self:
+        """:meth:`save`, awaitable."""
+        runner, found, db = self._runner(using, session)
+        return await runner.arun(self._save_op(db, found))
+
+    def _save_op(self, db: Database, session: Optional[SessionHooks]) -> Op[Self]:
         if session is not None:
             session.add(self)
-            session._flush_unless_nested()
+            yield from session.autoflush()
             return self
-        db = self._db(using)
         collection = type(self).collection_name()
         if self.is_persistent and self.key is not None:
             changes = self.changed_fields()
             if not changes:
                 return self
-            stored = db.client._update(db.name, collection, self.key, changes, True)
+            stored = yield from db.ops.update_returning(db.name, collection, self.key, changes)
             self._remember(stored, db)
             return self
         document = self.to_wire()
         try:
-            stored = db.client.insert(db.name, collection, document)
+            stored = yield from db.ops.insert(db.name, collection, document)
         except exc.AlreadyExistsError:
             if self.key is None:
                 raise
             document.pop("_key", None)
-            stored = db.client._update(db.name, collection, self.key, document, False)
+            stored = yield from db.ops.replace(db.name, collection, self.key, document)
         self._remember(stored, db)
         return self
 
-    def insert(self, using: Optional[Database] = None) -> Any:
+    def insert(self, using: Optional[Database] = None) -> Self:
         """Insert; never overwrites: an existing key raises ``UniqueViolationError``."""
         db = self._db(using)
-        stored = db.client.insert(db.name, type(self).collection_name(), self.to_wire())
+        return db.run(self._insert_op(db))
+
+    async def ainsert(self, using: Optional[Database] = None) -> Self:
+        """:meth:`insert`, awaitable."""
+        db = self._db(using)
+        return await db.arun(self._insert_op(db))
+
+    def _insert_op(self, db: Database) -> Op[Self]:
+        stored = yield from db.ops.insert(db.name, type(self).collection_name(), self.to_wire())
         self._remember(stored, db)
         return self
 
-    def update(self, using: Optional[Database] = None, **fields: Any) -> Any:
+    def update(self, using: Optional[Database] = None, *,
+               session: Optional[SessionHooks] = None, **fields: Any) -> Self:
         """Validate and write only ``fields`` (a partial update)."""
+        self._assign(fields)
+        runner, found, db = self._runner(using, session)
+        return runner.run(self._update_op(db, found, fields))
+
+    async def aupdate(self, using: Optional[Database] = None, *,
+                      session: Optional[SessionHooks] = None, **fields: Any) -> Self:
+        """:meth:`update`, awaitable."""
+        self._assign(fields)
+        runner, found, db = self._runner(using, session)
+        return await runner.arun(self._update_op(db, found, fields))
+
+    def _assign(self, fields: Mapping[str, Any]) -> None:
         if self.key is None:
             raise exc.ValidationError("update() needs a saved document (it has no key)")
         for name, value in fields.items():
             if name not in type(self).model_fields:
                 raise exc.ValidationError(f"{type(self).__name__} has no field {name!r}")
             setattr(self, name, value)
-        session = self._session_for(using)
+
+    def _update_op(self, db: Database, session: Optional[SessionHooks],
+                   fields: Mapping[str, Any]) -> Op[Self]:
         if session is not None:
             session.add(self)
-            session._flush_unless_nested()
+            yield from session.autoflush()
             return self
+        assert self.key is not None
         wire = self.to_wire(include_key=False)
         changes = {type(self).wire_name(n): wire.get(type(self).wire_name(n)) for n in fields}
-        db = self._db(using)
-        stored = db.client._update(db.name, type(self).collection_name(), self.key, changes, True)
+        stored = yield from db.ops.update_returning(
+            db.name, type(self).collection_name(), self.key, changes
+        )
         self._remember(stored, db)
         return self
 
-    def delete(self, using: Optional[Database] = None) -> None:
+    def delete(self, using: Optional[Database] = None, *,
+               session: Optional[SessionHooks] = None) -> None:
         """Delete the document from its collection."""
-        session = self._session_for(using)
+        runner, found, db = self._runner(using, session)
+        runner.run(self._delete_op(db, found))
+
+    async def adelete(self, using: Optional[Database] = None, *,
+                      session: Optional[SessionHooks] = None) -> None:
+        """:meth:`delete`, awaitable."""
+        runner, found, db = self._runner(using, session)
+        await runner.arun(self._delete_op(db, found))
+
+    def _delete_op(self, db: Database, session: Optional[SessionHooks]) -> Op[None]:
         if session is not None:
             session.delete(self)
-            session._flush_unless_nested()
+            yield from session.autoflush()
             return
         if self.key is None:
             raise exc.ValidationError("delete() needs a saved document (it has no key)")
-        db = self._db(using)
-        db.client.delete(db.name, type(self).collection_name(), self.key)
+        yield from db.ops.delete(db.name, type(self).collection_name(), self.key)
         state_of(self).deleted = True
 
-    def refresh(self, using: Optional[Database] = None) -> Any:
+    def refresh(self, using: Optional[Database] = None) -> Self:
         """Reload every field from the server."""
+        db = self._db(using)
+        return db.run(self._refresh_op(db))
+
+    async def arefresh(self, using: Optional[Database] = None) -> Self:
+        """:meth:`refresh`, awaitable."""
+        db = self._db(using)
+        return await db.arun(self._refresh_op(db))
+
+    def _refresh_op(self, db: Database) -> Op[Self]:
         if self.key is None:
             raise exc.ValidationError("refresh() needs a saved document (it has no key)")
-        db = self._db(using)
-        stored = db.client.get(db.name, type(self).collection_name(), self.key)
+        stored = yield from db.ops.get(db.name, type(self).collection_name(), self.key)
         fresh = type(self).from_wire(stored, db)
         for name in type(self).model_fields:
             object.__setattr__(self, name, getattr(fresh, name))
@@ -525,6 +627,16 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     def get_related(self, name: str, using: Optional[Database] = None) -> Optional[Document]:
         """The document a ``Reference`` field points at (loaded once, then cached)."""
+        db = self._db(using)
+        return db.run(self._related_op(name, db))
+
+    async def aget_related(self, name: str, using: Optional[Database] = None
+                           ) -> Optional[Document]:
+        """:meth:`get_related`, awaitable."""
+        db = self._db(using)
+        return await db.arun(self._related_op(name, db))
+
+    def _related_op(self, name: str, db: Database) -> Op[Optional[Document]]:
         refs = type(self).references()
         if name not in refs:
             raise exc.ValidationError(f"{type(self).__name__}.{name} is not a Reference field")
@@ -532,12 +644,11 @@ class Document(BaseModel, metaclass=DocumentMeta):
         value = getattr(self, name)
         cached = related.get(name)
         if cached is not None and cached.ref == value:
-            return cached  # type: ignore[no-any-return]
+            return cast(Document, cached)
         if value is None:
             return None
         target = refs[name].target
-        db = self._db(using)
-        rows = db.client.query(db.name, "RETURN DOCUMENT(@id)", {"id": value})
+        rows = yield from db.ops.query(db.name, "RETURN DOCUMENT(@id)", {"id": value})
         doc = target.from_wire(rows[0], db) if rows and rows[0] else None
         related[name] = doc
         return doc

@@ -14,11 +14,12 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import enum
+import math
 import re
 import struct
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Type
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Type
 
 import msgpack
 
@@ -29,6 +30,12 @@ MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 #: The server refuses larger frames until the connection has authenticated.
 MAX_PREAUTH_MESSAGE_SIZE = 64 * 1024
 HEADER = struct.Struct(">I")
+#: Room left in a frame for what the server adds to a written document
+#: (``_id``, ``_rev``, timestamps) when it answers with the stored copy: an
+#: answer over 16 MiB would make the server hang up after storing it.
+ANSWER_HEADROOM = 64 * 1024
+#: The largest document (as MessagePack) a write accepts.
+MAX_DOCUMENT_SIZE = MAX_MESSAGE_SIZE - ANSWER_HEADROOM
 
 
 def _encode_default(value: Any) -> Any:
@@ -48,14 +55,21 @@ def _encode_default(value: Any) -> Any:
     raise TypeError(f"cannot encode a value of type {type(value).__name__}")
 
 
-_SCALARS = (str, int, float, bool, type(None))
+_SCALARS = (str, int, bool, type(None))
+
+
+def _not_finite(value: float) -> exc.ProtocolError:
+    return exc.ProtocolError(
+        f"{value!r} cannot be stored: JSON has no NaN or infinity (the server would keep null)"
+    )
 
 
 def _check_keys(value: Any) -> None:
-    """Documents are JSON on the server: map keys must be strings, bytes are refused.
+    """Documents are JSON on the server: string keys, finite numbers, no bytes.
 
-    Walks containers only; scalar leaves are skipped by type, which keeps the
-    walk cheap next to the encoding itself.
+    Walks containers only; scalar leaves are checked inline by type, which
+    keeps the walk cheap next to the encoding itself. ``x - x`` is 0.0 for
+    every finite float and NaN for NaN and the infinities.
     """
     stack = [value]
     scalars = _SCALARS
@@ -68,10 +82,23 @@ def _check_keys(value: Any) -> None:
                     raise exc.ProtocolError(
                         f"map keys must be strings, got {type(key).__name__} {key!r}"
                     )
-                if type(sub) not in scalars:
+                sub_kind = type(sub)
+                if sub_kind is float:
+                    if sub - sub != 0.0:
+                        raise _not_finite(sub)
+                elif sub_kind not in scalars:
                     stack.append(sub)
         elif kind is list or kind is tuple:
-            stack.extend(sub for sub in item if type(sub) not in scalars)
+            for sub in item:
+                sub_kind = type(sub)
+                if sub_kind is float:
+                    if sub - sub != 0.0:
+                        raise _not_finite(sub)
+                elif sub_kind not in scalars:
+                    stack.append(sub)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise _not_finite(item)
         elif isinstance(item, (bytes, bytearray, memoryview)):
             raise exc.ProtocolError(
                 "bytes cannot travel in a SoliDB document; encode them (base64) first"
@@ -80,6 +107,22 @@ def _check_keys(value: Any) -> None:
             stack.append(dict(item))
         elif isinstance(item, (list, tuple)):
             stack.append(list(item))
+
+
+def check_document_size(document: Mapping[str, Any]) -> None:
+    """Refuse, before sending, a document whose stored answer could not come back.
+
+    The server answers a write with the stored document plus its system
+    fields; over the frame limit it stores the document and hangs up, and the
+    document can then no longer be read through the driver.
+    """
+    size = encoded_size(document)
+    if size > MAX_DOCUMENT_SIZE:
+        raise exc.MessageTooLargeError(
+            f"a document of {size} bytes is over the {MAX_DOCUMENT_SIZE}-byte write limit "
+            f"(the 16 MiB frame limit less {ANSWER_HEADROOM} bytes for the server's answer); "
+            "nothing was sent"
+        )
 
 
 def encoded_size(value: Any) -> int:
@@ -272,3 +315,25 @@ def interpret(response: Mapping[str, Any]) -> Reply:
     if status == "error":
         raise error_from_server(response.get("error"))
     raise exc.ProtocolError(f"unknown response status {status!r}")
+
+
+def chunks_by_size(items: List[Any], limit: int) -> Iterator[List[Any]]:
+    """Split ``items`` into runs whose encoded size stays under ``limit`` bytes.
+
+    Bulk inserts and session flushes use it so that no frame comes near the
+    16 MiB limit.
+    """
+    if encoded_size(items) <= limit:
+        yield items
+        return
+    chunk: List[Any] = []
+    size = 0
+    for item in items:
+        item_size = encoded_size(item)
+        if chunk and size + item_size > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += item_size
+    if chunk:
+        yield chunk

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, List, Type
 
 from . import exceptions as exc
+from .ops import Command, Op, call
 
 if TYPE_CHECKING:
     from .database import Database
@@ -26,34 +27,34 @@ def json_schema(model: Type[Document]) -> Dict[str, Any]:
 
 def sync_models(
     db: Database, models: List[Type[Document]], *, push_schema: bool = False
-) -> Dict[str, List[str]]:
+) -> Op[Dict[str, List[str]]]:
     """Create what is missing; never drops or changes what exists. Returns what it created."""
-    client = db.client
+    ops = db.ops
     created: Dict[str, List[str]] = {"collections": [], "indexes": [], "schemas": []}
-    existing = set(db.collection_names())
+    existing = {c["name"] for c in (yield from ops.list_collections(db.name))}
     for model in models:
         name = model.collection_name()
         if name not in existing:
             try:
-                client.create_collection(db.name, name, "edge" if model.is_edge() else None)
+                yield from ops.create_collection(db.name, name, "edge" if model.is_edge() else None)
                 created["collections"].append(name)
             except exc.AlreadyExistsError:
                 pass
             existing.add(name)
-        have = {i.get("name") for i in client.list_indexes(db.name, name)}
+        have = {i.get("name") for i in (yield from ops.list_indexes(db.name, name))}
         for index_name, fields, marker in model.indexes():
             if index_name in have:
                 continue
-            client.create_index(db.name, name, index_name, fields,
-                                unique=marker.unique, sparse=marker.sparse)
+            yield from ops.create_index(db.name, name, index_name, fields,
+                                        unique=marker.unique, sparse=marker.sparse)
             created["indexes"].append(f"{name}.{index_name}")
         if push_schema:
-            client._call(
+            yield from call(Command.of(
                 "set_collection_schema",
                 database=db.name,
                 collection=name,
                 schema={"name": f"{name}_schema", "schema": json_schema(model),
                         "validation_mode": "strict"},
-            )
+            ))
             created["schemas"].append(name)
     return created

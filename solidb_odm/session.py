@@ -21,8 +21,10 @@ pending changes on query results (``session.query(Model)``) in Python.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import functools
+import inspect
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -34,13 +36,14 @@ from typing import (
     Tuple,
     Type,
     TypeVar,
-    Union,
     cast,
+    overload,
 )
 
 from . import _context, protocol
 from . import exceptions as exc
 from .models import Document, state_of
+from .ops import Op
 from .query.evaluator import matcher, order_documents
 from .query.queryset import QuerySet
 
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     from .database import Database
 
 D = TypeVar("D", bound=Document)
+T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 Identity = Tuple[str, str]
 
@@ -69,8 +73,12 @@ class ObjectState(str, enum.Enum):
 
 
 def current_session(db: Optional[Database] = None) -> Optional[Session]:
-    """The innermost session opened with ``with`` in this thread (for ``db``, if given)."""
-    return cast(Optional[Session], _context.current_for(db))
+    """The innermost session open in the caller's context (on ``db``, if given).
+
+    The context is the request's: asyncio tasks and thread-pool context copies
+    see the sessions open where they were started; another thread does not.
+    """
+    return cast(Optional[Session], _context.current_session_for(db))
 
 
 class Session:
@@ -91,12 +99,53 @@ class Session:
         self._failed = False
         self._savepoints: List[Dict[str, Any]] = []
         self._closed = False
+        #: "sync" or "async": which executor runs this session's transaction
+        self._mode: Optional[str] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+
+    # -- running operations ---------------------------------------------------
+    #
+    # A session's transaction is pinned to one connection of one executor,
+    # chosen by the first call that talks to the server (blocking or async).
+    # A call from the other mode is carried over to it rather than refused:
+    # blocking code on another thread joins an async session through its
+    # event loop, and async code runs a blocking session's work in a thread.
+
+    def run(self, op: Op[T]) -> T:
+        """Run an operation for this session, blocking."""
+        if self._mode is None:
+            self._mode = "sync"
+        if self._mode == "sync":
+            return self.db.run(op)
+        loop = self._loop
+        assert loop is not None
+        try:
+            running: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            raise exc.SessionError(
+                "this session was opened in async code: use the awaitable methods "
+                "(asave(), acount(), acommit() ...) on its event loop"
+            )
+        return asyncio.run_coroutine_threadsafe(self.db.arun(op), loop).result()
+
+    async def arun(self, op: Op[T]) -> T:
+        """Run an operation for this session, awaitable."""
+        if self._mode is None:
+            self._mode = "async"
+            self._loop = asyncio.get_running_loop()
+        if self._mode == "async":
+            if asyncio.get_running_loop() is not self._loop:
+                raise exc.SessionError("this session belongs to another event loop")
+            return await self.db.arun(op)
+        return await asyncio.to_thread(self.db.run, op)
 
     # -- context management --------------------------------------------------
 
     def __enter__(self) -> Session:
         self.begin()
-        _context.open_sessions().append(self)
+        _context.push_session(self)
         return self
 
     def __exit__(
@@ -105,9 +154,9 @@ class Session:
         exc_value: Optional[BaseException],
         traceback: Optional[TracebackType],
     ) -> None:
-        stack = _context.open_sessions()
-        if stack and stack[-1] is self:
-            stack.pop()
+        # A framework may leave the block in another context than it entered
+        # it (FastAPI's sync dependencies): removal by value is a no-op there.
+        _context.remove_session(self)
         try:
             if exc_type is None:
                 self.commit()
@@ -116,22 +165,64 @@ class Session:
         finally:
             self.close()
 
+    async def __aenter__(self) -> Session:
+        await self.abegin()
+        _context.push_session(self)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc_value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        _context.remove_session(self)
+        try:
+            if exc_type is None:
+                await self.acommit()
+            else:
+                await self.arollback()
+        finally:
+            await self.aclose()
+
     def begin(self) -> Session:
         """Open the server transaction (``with`` does this for you)."""
         self._check_open()
-        if self._tx_id is None:
-            self._tx_id = self.db.client.begin_transaction(self.db.name)
-            self._failed = False
+        self.run(self._begin_op())
         return self
+
+    async def abegin(self) -> Session:
+        """:meth:`begin`, awaitable (``async with`` does this for you)."""
+        self._check_open()
+        await self.arun(self._begin_op())
+        return self
+
+    def _begin_op(self) -> Op[None]:
+        if self._tx_id is None:
+            # AUTO: the transaction also joins the caller's context, so raw
+            # client calls inside the block run in it too.
+            self._tx_id = yield from self.db.ops.begin_transaction(self.db.name)
+            self._failed = False
 
     @property
     def in_transaction(self) -> bool:
         return self._tx_id is not None
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         """Roll back anything uncommitted and detach every object."""
         if self._tx_id is not None:
             self.rollback()
+        self._forget_all()
+        self._closed = True
+
+    async def aclose(self) -> None:
+        """:meth:`close`, awaitable."""
+        if self._tx_id is not None:
+            await self.arollback()
         self._forget_all()
         self._closed = True
 
@@ -170,6 +261,14 @@ class Session:
     def get(self, model: Type[D], key: str) -> Optional[D]:
         """The document with this key (one object per key in this session), or None."""
         self._check_open()
+        return self.run(self._get_op(model, key))
+
+    async def aget(self, model: Type[D], key: str) -> Optional[D]:
+        """:meth:`get`, awaitable."""
+        self._check_open()
+        return await self.arun(self._get_op(model, key))
+
+    def _get_op(self, model: Type[D], key: str) -> Op[Optional[D]]:
         ident = (model.collection_name(), key)
         if ident in self._deleted or ident in self._staged_deletes:
             return None
@@ -180,7 +279,7 @@ class Session:
             if isinstance(obj, model) and obj.key == key:
                 return obj
         try:
-            row = self.db.client.get(self.db.name, model.collection_name(), key)
+            row = yield from self.db.ops.get(self.db.name, model.collection_name(), key)
         except exc.NotFoundError:
             return None
         return self._adopt(model.from_wire(row, self.db))
@@ -236,7 +335,14 @@ class Session:
 
     def refresh(self, obj: Document) -> None:
         """Reload ``obj`` from committed data, dropping its unflushed changes."""
-        obj.refresh(using=self.db)
+        self.run(self._refresh_op(obj))
+
+    async def arefresh(self, obj: Document) -> None:
+        """:meth:`refresh`, awaitable."""
+        await self.arun(self._refresh_op(obj))
+
+    def _refresh_op(self, obj: Document) -> Op[None]:
+        yield from obj._refresh_op(self.db)
         ident = self._identity_of(obj)
         if ident is not None:
             self._base_rev[ident] = obj.rev
@@ -289,7 +395,7 @@ class Session:
             for ident, obj in self._identity.items()
         )
 
-    def _overlay(self, qs: QuerySet[Any]) -> List[Any]:
+    def _overlay_op(self, qs: QuerySet[Any]) -> Op[List[Any]]:
         """Run ``qs`` on committed data, then apply this session's changes in Python."""
         model = qs.model
         base = qs._clone()
@@ -299,7 +405,7 @@ class Session:
         base._projection = ("doc",)
         base._distinct = False
         base._only = None
-        server_objs = list(base.iterator())
+        server_objs = yield from base._fetch_op()
         matches = matcher(qs._where, model.wire_path) if qs._where else (lambda _d: True)
         seen: Dict[int, Document] = {}
         for obj in server_objs:
@@ -329,6 +435,14 @@ class Session:
     def flush(self) -> None:
         """Stage every pending change in the server transaction, in one round trip."""
         self._check_open()
+        self.run(self._flush_op())
+
+    async def aflush(self) -> None:
+        """:meth:`flush`, awaitable."""
+        self._check_open()
+        await self.arun(self._flush_op())
+
+    def _flush_op(self) -> Op[None]:
         if self._savepoints:
             raise exc.SessionError(
                 "cannot flush inside begin_nested(): the server has no savepoints, so "
@@ -336,7 +450,7 @@ class Session:
             )
         if self._failed:
             raise exc.SessionError("a flush failed in this transaction: roll it back first")
-        self.begin()
+        yield from self._begin_op()
         plan = self._plan()
         if not plan:
             return
@@ -345,7 +459,7 @@ class Session:
         if check is not None:
             commands.append(check)
         try:
-            results = self._send(commands)
+            results = yield from self._send_op(commands)
         except BaseException:
             self._failed = True
             raise
@@ -355,14 +469,15 @@ class Session:
             raise errors[0]
         if check is not None:
             self._verify_revisions(plan, results[-1])
-        for (_, action, obj), reply in zip(plan, results):
+        for (_, action, obj), reply in zip(plan, results, strict=False):
             assert isinstance(reply, protocol.Reply)
             self._after_flush(action, obj, reply)
 
-    def _flush_unless_nested(self) -> None:
+    def autoflush(self) -> Op[None]:
         """``obj.save()`` in a session writes at once, except inside a savepoint."""
+        self._check_open()
         if not self._savepoints:
-            self.flush()
+            yield from self._flush_op()
 
     def _plan(self) -> List[Tuple[Dict[str, Any], str, Document]]:
         """(command, action, object) in flush order: documents, edges, updates, deletes."""
@@ -424,13 +539,11 @@ class Session:
                     f"(revision {expected!r}, now {found!r}); nothing was written"
                 )
 
-    def _send(self, commands: List[Dict[str, Any]]) -> List[Any]:
-        from .client.client import _chunks_by_size
-
+    def _send_op(self, commands: List[Dict[str, Any]]) -> Op[List[Any]]:
         assert self._tx_id is not None
         results: List[Any] = []
-        for chunk in _chunks_by_size(commands, FLUSH_CHUNK_BYTES):
-            results.extend(self.db.client.batch(chunk, tx_id=self._tx_id))
+        for chunk in protocol.chunks_by_size(commands, FLUSH_CHUNK_BYTES):
+            results.extend((yield from self.db.ops.batch(chunk, tx_id=self._tx_id)))
         return results
 
     def _after_flush(self, action: str, obj: Document, reply: protocol.Reply) -> None:
@@ -454,17 +567,25 @@ class Session:
     def commit(self) -> None:
         """Flush, then commit the transaction: all of it lands, or none of it."""
         self._check_open()
+        self.run(self._commit_op())
+
+    async def acommit(self) -> None:
+        """:meth:`commit`, awaitable."""
+        self._check_open()
+        await self.arun(self._commit_op())
+
+    def _commit_op(self) -> Op[None]:
         if self._tx_id is None and not (self._new or self._deleted or self.dirty):
             return
         try:
-            self.flush()
-        except BaseException:
-            self.rollback()
+            yield from self._flush_op()
+        except exc.SoliDBError:
+            yield from self._rollback_op()
             raise
         tx_id, self._tx_id = self._tx_id, None
         assert tx_id is not None
         try:
-            self.db.client.commit_transaction(tx_id)
+            yield from self.db.ops.commit_transaction(tx_id)
         except BaseException:
             self._reset_after_rollback()
             raise
@@ -478,13 +599,20 @@ class Session:
 
     def rollback(self) -> None:
         """Discard the transaction; every object of the session is detached."""
+        self.run(self._rollback_op())
+
+    async def arollback(self) -> None:
+        """:meth:`rollback`, awaitable."""
+        await self.arun(self._rollback_op())
+
+    def _rollback_op(self) -> Op[None]:
         tx_id, self._tx_id = self._tx_id, None
         try:
             if tx_id is not None:
                 try:
-                    self.db.client.rollback_transaction(tx_id)
-                except exc.TransactionError:
-                    pass  # already gone on the server (e.g. its connection broke)
+                    yield from self.db.ops.rollback_transaction(tx_id)
+                except (exc.TransactionError, exc.ConnectionError):
+                    pass  # already gone on the server (its connection broke or closed)
         finally:
             self._reset_after_rollback()
 
@@ -573,40 +701,31 @@ def _stored_view(obj: Document) -> Dict[str, Any]:
     return data
 
 
-class atomic:
-    """Django's ``transaction.atomic`` for solidb: a context manager and a decorator.
+class Atomic:
+    """What ``atomic(db)`` returns: a context manager (``with``/``async with``) and a decorator."""
 
-    ``with atomic():`` (default database) or ``@atomic(db)``. Inside it,
-    ``Model.save()``, ``delete()`` and ``Model.objects`` go through the
-    block's session. A nested ``atomic()`` is a savepoint.
-    """
-
-    def __init__(self, db: Union[Database, Callable[..., Any], None] = None,
-                 **options: Any) -> None:
-        self._func: Optional[Callable[..., Any]] = None
-        if callable(db) and not hasattr(db, "client"):
-            self._func, db = db, None
+    def __init__(self, db: Optional[Database], options: Dict[str, Any]) -> None:
         self._db = db
         self._options = options
         self._contexts: List[Any] = []
 
     def _database(self) -> Database:
         if self._db is not None:
-            return cast("Database", self._db)
-        from .database import get_default_database
+            return self._db
+        from .database import get_default_database  # database.py is above models
 
         return get_default_database()
 
-    def __enter__(self) -> Session:
+    def _open(self) -> Any:
+        """The nested savepoint of an open session on the database, or a new session."""
         db = self._database()
         outer = current_session(db)
-        if outer is not None:
-            nested = outer.begin_nested()
-            self._contexts.append(nested)
-            return nested.__enter__()
-        session = Session(db, **self._options)
-        self._contexts.append(session)
-        return session.__enter__()
+        context: Any = outer.begin_nested() if outer is not None else Session(db, **self._options)
+        self._contexts.append(context)
+        return context
+
+    def __enter__(self) -> Session:
+        return cast(Session, self._open().__enter__())
 
     def __exit__(
         self,
@@ -616,15 +735,63 @@ class atomic:
     ) -> None:
         self._contexts.pop().__exit__(exc_type, exc_value, traceback)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._func is not None:  # used bare: @atomic
-            with atomic(None, **self._options):
-                return self._func(*args, **kwargs)
-        func = args[0]
+    async def __aenter__(self) -> Session:
+        context = self._open()
+        if isinstance(context, Session):
+            return await context.__aenter__()
+        return cast(Session, context.__enter__())
 
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc_value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        context = self._contexts.pop()
+        if isinstance(context, Session):
+            await context.__aexit__(exc_type, exc_value, traceback)
+        else:
+            context.__exit__(exc_type, exc_value, traceback)
+
+    def __call__(self, func: F) -> F:
+        return _decorate(func, self._db, self._options)
+
+
+def _decorate(func: F, db: Optional[Database], options: Dict[str, Any]) -> F:
+    """Run ``func`` (blocking or a coroutine function) inside its own ``atomic()`` block."""
+    if inspect.iscoroutinefunction(func):
         @functools.wraps(func)
-        def wrapper(*a: Any, **kw: Any) -> Any:
-            with atomic(self._db, **self._options):
-                return func(*a, **kw)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            async with Atomic(db, options):
+                return await func(*args, **kwargs)
 
-        return wrapper
+        return cast(F, async_wrapper)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with Atomic(db, options):
+            return func(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+@overload
+def atomic(db: F) -> F: ...
+
+
+@overload
+def atomic(db: Optional[Database] = None, **options: Any) -> Atomic: ...
+
+
+def atomic(db: Any = None, **options: Any) -> Any:
+    """Django's ``transaction.atomic`` for solidb: a context manager and a decorator.
+
+    ``with atomic():`` (default database), ``async with atomic(db):``,
+    ``@atomic`` or ``@atomic(db)`` on a function or a coroutine function (its
+    name and docstring are kept, so routing decorators stack on it). Inside
+    it, ``Model.save()``, ``delete()`` and ``Model.objects`` go through the
+    block's session. A nested ``atomic()`` is a savepoint.
+    """
+    if callable(db) and not hasattr(db, "run"):
+        return _decorate(db, None, options)
+    return Atomic(db, options)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import select
 import socket
+import time
 from typing import Any, Dict, Mapping, Optional
 
 from .. import exceptions as exc
@@ -30,6 +31,10 @@ class Connection:
         self.port = port
         self.request_timeout = request_timeout
         self.authenticated = False
+        #: the credentials this connection authenticated with (None: not yet)
+        self.credentials: Optional[Mapping[str, Any]] = None
+        #: pinned to an open transaction (not idle, not shared)
+        self.pinned = False
         self.broken = False
         self.generation = 0
         self._magic_sent = False
@@ -37,7 +42,7 @@ class Connection:
             self._sock: Optional[socket.socket] = socket.create_connection(
                 (host, port), timeout=connect_timeout
             )
-        except socket.timeout as err:
+        except TimeoutError as err:
             raise exc.TimeoutError(f"connecting to {host}:{port} timed out") from err
         except OSError as err:
             raise exc.ConnectionError(f"cannot connect to {host}:{port}: {err}") from err
@@ -75,7 +80,7 @@ class Connection:
         self.broken = True
         self.close()
         where = f"{self.host}:{self.port}"
-        if isinstance(err, socket.timeout):
+        if isinstance(err, (socket.timeout, TimeoutError)):
             return exc.TimeoutError(f"{what} on {where} timed out after {self.request_timeout}s")
         return exc.ConnectionError(f"{what} on {where} failed: {err}")
 
@@ -99,13 +104,15 @@ class Connection:
             # must arrive in one segment, so it travels with the first frame.
             frame = protocol.MAGIC + frame
             self._magic_sent = True
+        timeout = self.request_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             sock.sendall(frame)
         except OSError as err:
             raise self._fail(err, "sending a request") from err
         decoder = protocol.FrameDecoder()
         try:
-            payload = self._read_frame(sock, decoder)
+            payload = self._read_frame(sock, decoder, deadline)
         except exc.ProtocolError:
             self.broken = True
             self.close()
@@ -121,20 +128,37 @@ class Connection:
             self.close()
             raise
 
-    def _read_frame(self, sock: socket.socket, decoder: protocol.FrameDecoder) -> bytes:
-        """Receive until one whole frame is in; anything beyond it is a protocol error."""
+    def _read_frame(
+        self, sock: socket.socket, decoder: protocol.FrameDecoder, deadline: Optional[float]
+    ) -> bytes:
+        """Receive until one whole frame is in; anything beyond it is a protocol error.
+
+        The request timeout is a deadline for the whole answer, not for each
+        ``recv()``: a peer that drips bytes cannot hold the caller longer.
+        """
         size = 1 << 16  # small answers arrive in one read
-        while True:
-            chunk = sock.recv(size)
-            if not chunk:
-                raise OSError(
-                    f"server closed the connection ({decoder.pending} bytes of a frame received)"
-                )
-            decoder.feed(chunk)
-            # recv(n) allocates n bytes up front: ask for what the frame still needs
-            size = min(max(decoder.missing(), 1 << 16), 1 << 22)
-            payload = decoder.next_payload()
-            if payload is not None:
-                if decoder.pending:
-                    raise exc.ProtocolError("the server sent more than one answer to one request")
-                return payload
+        adjusted = False  # the first recv runs on the socket's own timeout
+        try:
+            while True:
+                chunk = sock.recv(size)
+                if not chunk:
+                    raise OSError(
+                        f"server closed the connection ({decoder.pending} bytes of a frame received)"
+                    )
+                decoder.feed(chunk)
+                payload = decoder.next_payload()
+                if payload is not None:
+                    if decoder.pending:
+                        raise exc.ProtocolError("the server sent more than one answer to one request")
+                    return payload
+                # recv(n) allocates n bytes up front: ask for what the frame still needs
+                size = min(max(decoder.missing(), 1 << 16), 1 << 22)
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError("the request's deadline passed")
+                    sock.settimeout(remaining)
+                    adjusted = True
+        finally:
+            if adjusted and self._sock is not None:
+                sock.settimeout(self.request_timeout)

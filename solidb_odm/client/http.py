@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import socket
 from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import quote, urlencode
 
@@ -80,7 +79,7 @@ class HttpTransport:
             response = conn.getresponse()
             data = response.read()
             status = response.status
-        except socket.timeout as err:
+        except TimeoutError as err:
             raise exc.TimeoutError(f"HTTP {method} {url_path} timed out") from err
         except (OSError, http.client.HTTPException) as err:
             raise exc.ConnectionError(f"HTTP {method} {url_path} failed: {err}") from err

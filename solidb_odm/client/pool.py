@@ -1,23 +1,29 @@
-"""A thread-safe pool of authenticated connections.
+"""A thread-safe pool of authenticated connections, for the blocking executor.
 
 Each request checks a connection out, uses it alone, and checks it back in.
 A broken connection is dropped instead of returned, and the next checkout
 opens (and authenticates) a fresh one, so a restarted server is picked up on
 its own.
+
+Every connection remembers the credentials it authenticated with. A
+connection whose credentials are not the pool's current ones is never handed
+out, and :meth:`ConnectionPool.switch_credentials` returns only once no
+request runs on a connection of the old identity.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any
 
 from .. import exceptions as exc
 from .. import protocol
 from .connection import Connection
 
-Credentials = Dict[str, Any]
+Credentials = Mapping[str, Any]
 
 
 class ConnectionPool:
@@ -29,9 +35,9 @@ class ConnectionPool:
         port: int,
         *,
         size: int = 4,
-        connect_timeout: Optional[float] = 5.0,
-        request_timeout: Optional[float] = 30.0,
-        pool_timeout: Optional[float] = 30.0,
+        connect_timeout: float | None = 5.0,
+        request_timeout: float | None = 30.0,
+        pool_timeout: float | None = 30.0,
     ) -> None:
         if size < 1:
             raise exc.ValidationError("pool size must be at least 1")
@@ -41,25 +47,30 @@ class ConnectionPool:
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
         self.pool_timeout = pool_timeout
-        self.credentials: Optional[Credentials] = None
-        self._idle: List[Connection] = []
-        self._open = 0
-        self._generation = 0
+        self.credentials: Credentials | None = None
+        self._idle: list[Connection] = []
+        self._busy: set[Connection] = set()
+        self._opening = 0
         self._lock = threading.Condition()
         self._closed = False
 
+    @property
+    def _open(self) -> int:
+        return len(self._idle) + len(self._busy) + self._opening
+
     # -- opening -----------------------------------------------------------
 
-    def _new_connection(self) -> Connection:
+    def open_connection(self, credentials: Credentials | None) -> Connection:
+        """A new connection outside the pool, authenticated with ``credentials``."""
         conn = Connection(
             self.host,
             self.port,
             connect_timeout=self.connect_timeout,
             request_timeout=self.request_timeout,
         )
-        if self.credentials is not None:
+        if credentials is not None:
             try:
-                self.authenticate(conn, self.credentials)
+                self.authenticate(conn, credentials)
             except BaseException:
                 conn.close()
                 raise
@@ -71,51 +82,64 @@ class ConnectionPool:
         reply = conn.request(protocol.command("auth", **credentials))
         protocol.interpret(reply)
         conn.authenticated = True
+        conn.credentials = credentials
 
     # -- checkout ----------------------------------------------------------
 
     def acquire(self) -> Connection:
         deadline = None if self.pool_timeout is None else time.monotonic() + self.pool_timeout
-        with self._lock:
-            while True:
-                if self._closed:
-                    raise exc.ConnectionError("the client is closed")
-                while self._idle:
-                    conn = self._idle.pop()
-                    if conn.usable():
-                        conn.generation = self._generation
-                        return conn
-                    conn.close()
-                    self._open -= 1
-                if self._open < self.size:
-                    self._open += 1
-                    generation = self._generation
-                    break
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise exc.TimeoutError(
-                        f"no connection free in the pool of {self.size} "
-                        f"after {self.pool_timeout}s"
-                    )
-                self._lock.wait(remaining)
-        try:
-            conn = self._new_connection()
-            conn.generation = generation
-            return conn
-        except BaseException:
+        while True:
             with self._lock:
-                self._open -= 1
+                credentials = self._reserve(deadline)
+                if isinstance(credentials, Connection):
+                    return credentials
+            try:
+                conn = self.open_connection(credentials)
+            except BaseException:
+                with self._lock:
+                    self._opening -= 1
+                    self._lock.notify()
+                raise
+            with self._lock:
+                self._opening -= 1
+                if conn.credentials is self.credentials and not self._closed:
+                    self._busy.add(conn)
+                    return conn
+                # the identity changed while this one was opening: never use it
+                conn.close()
                 self._lock.notify()
-            raise
+
+    def _reserve(self, deadline: float | None) -> Connection | Credentials | None:
+        """Under the lock: an idle connection, or a slot to open one (its credentials)."""
+        while True:
+            if self._closed:
+                raise exc.ConnectionError("the client is closed")
+            while self._idle:
+                conn = self._idle.pop()
+                if conn.credentials is self.credentials and conn.usable():
+                    self._busy.add(conn)
+                    return conn
+                conn.close()
+            if self._open < self.size:
+                self._opening += 1
+                return self.credentials
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise exc.TimeoutError(
+                    f"no connection free in the pool of {self.size} after {self.pool_timeout}s"
+                )
+            self._lock.wait(remaining)
 
     def release(self, conn: Connection) -> None:
         with self._lock:
-            if conn.broken or conn.closed or self._closed or conn.generation != self._generation:
+            self._busy.discard(conn)
+            conn.pinned = False
+            if (conn.broken or conn.closed or self._closed
+                    or conn.credentials is not self.credentials):
                 conn.close()
-                self._open -= 1
             else:
                 self._idle.append(conn)
-            self._lock.notify()
+            self._lock.notify_all()
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -125,20 +149,38 @@ class ConnectionPool:
         finally:
             self.release(conn)
 
-    # -- lifecycle ---------------------------------------------------------
+    # -- identity ----------------------------------------------------------
 
-    def reset(self) -> None:
-        """Close idle connections and retire checked-out ones when they return.
+    def switch_credentials(self, credentials: Credentials, first: Connection | None) -> None:
+        """Make ``credentials`` the pool's identity; ``first`` is already authenticated with them.
 
-        Used when the credentials change, so no connection keeps the old identity.
+        Idle connections of other identities close at once. Requests running
+        on them finish, and this waits for them (up to the pool timeout), so
+        that when it returns no connection of another identity is in use,
+        except those pinned to open transactions, which close when they end.
         """
+        deadline = None if self.pool_timeout is None else time.monotonic() + self.pool_timeout
         with self._lock:
-            self._generation += 1
+            self.credentials = credentials
             for conn in self._idle:
                 conn.close()
-            self._open -= len(self._idle)
             self._idle.clear()
+            if first is not None:
+                if not self._closed and self._open < self.size:
+                    self._idle.append(first)
+                else:
+                    first.close()
             self._lock.notify_all()
+            while any(c.credentials is not credentials and not c.pinned for c in self._busy):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise exc.TimeoutError(
+                        "requests on connections of the previous identity did not finish "
+                        f"within {self.pool_timeout}s"
+                    )
+                self._lock.wait(remaining)
+
+    # -- lifecycle ---------------------------------------------------------
 
     def open(self) -> None:
         with self._lock:
@@ -149,6 +191,5 @@ class ConnectionPool:
             self._closed = True
             for conn in self._idle:
                 conn.close()
-            self._open -= len(self._idle)
             self._idle.clear()
             self._lock.notify_all()

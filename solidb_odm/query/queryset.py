@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import (
     TYPE_CHECKING,
     Any,
+    AsyncIterator,
     Dict,
     Generic,
     Iterable,
@@ -22,11 +23,13 @@ from typing import (
     Type,
     TypeVar,
     Union,
+    cast,
     overload,
 )
 
 from .. import _context
 from .. import exceptions as exc
+from ..ops import Op
 from .aggregates import Aggregate
 from .compiler import (
     CompiledQuery,
@@ -108,21 +111,26 @@ class QuerySet(Generic[D]):
         return self.model.database()
 
     def _active_session(self) -> Any:
-        """The session results go through: the QuerySet's own, or the thread's ``with``."""
+        """The session results go through: the QuerySet's own, or the context's ``with``."""
         if self._session is not None:
             return self._session
         if not _context.open_sessions():
             return None
-        return _context.current_for(self.db)
+        return _context.current_session_for(self.db)
 
-    def _overlaid(self) -> Optional[List[Any]]:
+    def _runner(self) -> Any:
+        """Who runs this QuerySet's operations: its session, or its database."""
+        session = self._active_session()
+        return session if session is not None else self.db
+
+    def _overlaid_op(self) -> Op[Optional[List[Any]]]:
         """Objects with the session's unflushed/uncommitted changes applied, if it has any."""
         if self._bypass_overlay:
             return None
         session = self._active_session()
         if session is None or not session._touches(self.model):
             return None
-        return session._overlay(self)  # type: ignore[no-any-return]
+        return cast(Optional[List[Any]], (yield from session._overlay_op(self)))
 
     def using(self, db: Database) -> QuerySet[D]:
         """Run this query against another database."""
@@ -325,9 +333,9 @@ class QuerySet(Generic[D]):
     def __str__(self) -> str:
         return self.sdbql
 
-    def _run(self, compiled: CompiledQuery) -> List[Any]:
+    def _query_op(self, compiled: CompiledQuery) -> Op[List[Any]]:
         db = self.db
-        return db.client.query(db.name, compiled.sdbql, compiled.bind_vars)
+        return (yield from db.ops.query(db.name, compiled.sdbql, compiled.bind_vars))
 
     # -- slicing -------------------------------------------------------------------
 
@@ -373,7 +381,14 @@ class QuerySet(Generic[D]):
 
     # -- fetching --------------------------------------------------------------------
 
+    def _hydrate_op(self, rows: List[Any]) -> Op[List[Any]]:
+        out = self._hydrate(rows)
+        if self._prefetch_related and out and self._projection[0] != "values":
+            yield from self._prefetch_op(out)
+        return out
+
     def _hydrate(self, rows: List[Any]) -> List[Any]:
+        """Rows as model instances (or values), without prefetching."""
         from ..models import state_of
         kind = self._projection[0]
         if kind == "values":
@@ -383,7 +398,7 @@ class QuerySet(Generic[D]):
                 if self._flat:
                     return [row[slots[0]] for row in rows]
                 return [tuple(row[s] for s in slots) for row in rows]
-            return [{k: row[s] for k, s in zip(keys, slots)} for row in rows]
+            return [{k: row[s] for k, s in zip(keys, slots, strict=False)} for row in rows]
         db = self.db
         model = self.model
         loaded = frozenset(self._projection[1]) if kind == "only" else None
@@ -396,18 +411,16 @@ class QuerySet(Generic[D]):
         out: List[Any] = model.from_wire_many(rows, db, loaded)
         if related_rows:
             refs = model.references()
-            for obj, related in zip(out, related_rows):
+            for obj, related in zip(out, related_rows, strict=False):
                 cache = state_of(obj).related
                 for name, value in related.items():
                     target = refs[name].target
                     cache[name] = target.from_wire(value, db) if value else None
         if session is not None:
             out = [session._adopt(obj) for obj in out]
-        if self._prefetch_related and out:
-            self._prefetch(out)
         return out
 
-    def _prefetch(self, objs: List[Any]) -> None:
+    def _prefetch_op(self, objs: List[Any]) -> Op[None]:
         from ..models import local_id, state_of
 
         db = self.db
@@ -417,7 +430,7 @@ class QuerySet(Generic[D]):
             target = refs[name].target
             found: Dict[str, Any] = {}
             if ids:
-                rows = db.client.query(
+                rows = yield from db.ops.query(
                     db.name, "FOR i IN @ids LET x = DOCUMENT(i) FILTER x != null RETURN x",
                     {"ids": ids},
                 )
@@ -444,36 +457,73 @@ class QuerySet(Generic[D]):
             out = unique
         return out
 
+    def _page_op(self, offset: int, take: int) -> Op[Tuple[List[Any], bool]]:
+        """One page of results and whether more may follow.
+
+        When the session overlays its changes, or for distinct(), everything
+        comes at once (more is False).
+        """
+        overlaid = yield from self._overlaid_op()
+        if overlaid is not None:
+            return self._project_objects(overlaid), False
+        if self._distinct:
+            rows = yield from self._query_op(self.compile())
+            return (yield from self._hydrate_op(rows[0] if rows else [])), False
+        rows = yield from self._query_op(self._page(offset, take + 1))  # one more: a next page?
+        return (yield from self._hydrate_op(rows[:take])), len(rows) > take
+
+    def _pages(self, chunk_size: int) -> Iterator[Tuple[int, int]]:
+        """(offset, size) of each page to fetch; the caller stops when a page says no more."""
+        if chunk_size < 1:
+            raise exc.ValidationError("chunk_size must be at least 1")
+        offset = self._offset or 0
+        remaining = self._limit
+        while remaining is None or remaining > 0:
+            take = chunk_size if remaining is None else min(chunk_size, remaining)
+            yield offset, take
+            offset += take
+            if remaining is not None:
+                remaining -= take
+
+    def _fetch_op(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Op[List[Any]]:
+        """Every result, all pages, as one operation."""
+        out: List[Any] = []
+        if self._empty:
+            return out
+        for offset, take in self._pages(chunk_size):
+            objs, more = yield from self._page_op(offset, take)
+            out.extend(objs)
+            if not more:
+                break
+        return out
+
     def _fetch_all(self) -> List[Any]:
         if self._result_cache is None:
-            self._result_cache = list(self.iterator())
+            self._result_cache = self._runner().run(self._fetch_op())
         return self._result_cache
 
     def iterator(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[D]:
         """Stream results page by page, without caching them on the QuerySet."""
         if self._empty:
             return
-        if chunk_size < 1:
-            raise exc.ValidationError("chunk_size must be at least 1")
-        overlaid = self._overlaid()
-        if overlaid is not None:
-            yield from self._project_objects(overlaid)
-            return
-        if self._distinct:
-            rows = self._run(self.compile())
-            yield from self._hydrate(rows[0] if rows else [])
-            return
-        offset = self._offset or 0
-        remaining = self._limit
-        while remaining is None or remaining > 0:
-            take = chunk_size if remaining is None else min(chunk_size, remaining)
-            rows = self._run(self._page(offset, take + 1))  # one more row: is there a next page?
-            yield from self._hydrate(rows[:take])
-            if len(rows) <= take:
+        runner = self._runner()
+        for offset, take in self._pages(chunk_size):
+            objs, more = runner.run(self._page_op(offset, take))
+            yield from objs
+            if not more:
                 return
-            offset += take
-            if remaining is not None:
-                remaining -= take
+
+    async def aiterator(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[D]:
+        """:meth:`iterator` for ``async for``: one awaited round trip per page."""
+        if self._empty:
+            return
+        runner = self._runner()
+        for offset, take in self._pages(chunk_size):
+            objs, more = await runner.arun(self._page_op(offset, take))
+            for obj in objs:
+                yield obj
+            if not more:
+                return
 
     def __iter__(self) -> Iterator[D]:
         """Results page by page; once iterated to the end they are kept (as in Django)."""
@@ -489,6 +539,28 @@ class QuerySet(Generic[D]):
         if self._keeps_results:
             self._result_cache = seen
 
+    async def __aiter__(self) -> AsyncIterator[D]:
+        """``async for obj in qs``: the results, kept once complete (as ``__iter__`` does)."""
+        if self._result_cache is not None:
+            for obj in self._result_cache:
+                yield obj
+            return
+        seen: List[Any] = []
+        async for obj in self.aiterator():
+            seen.append(obj)
+            yield obj
+        if self._keeps_results:
+            self._result_cache = seen
+
+    async def alist(self) -> List[D]:
+        """Every result as a list, in one awaited call (``list(qs)`` for async code)."""
+        if self._result_cache is None:
+            rows: List[Any] = await self._runner().arun(self._fetch_op())
+            if not self._keeps_results:
+                return rows
+            self._result_cache = rows
+        return list(self._result_cache)
+
     def __len__(self) -> int:
         return len(self._fetch_all())
 
@@ -502,12 +574,23 @@ class QuerySet(Generic[D]):
         return f"<QuerySet [{text}{more}]>"
 
     # -- single results -------------------------------------------------------------
+    #
+    # Every terminal is an operation (``_x_op``); ``x()`` runs it blocking and
+    # ``ax()`` awaits it, on the QuerySet's session or database.
 
     def get(self, *conditions: Union[Predicate, bool], **lookups: Any) -> D:
         """Exactly one document, else ``DoesNotExist`` / ``MultipleObjectsReturned``.
 
         ``get(key=...)`` on an unfiltered QuerySet is a direct read by key.
         """
+        return cast(D, self._runner().run(self._get_op(conditions, lookups)))
+
+    async def aget(self, *conditions: Union[Predicate, bool], **lookups: Any) -> D:
+        """:meth:`get`, awaitable."""
+        return cast(D, await self._runner().arun(self._get_op(conditions, lookups)))
+
+    def _get_op(self, conditions: Sequence[Union[Predicate, bool]],
+                lookups: Mapping[str, Any]) -> Op[D]:
         if (
             not conditions and len(lookups) == 1 and not self._where and not self._empty
             and self._traversal is None and self._projection == ("doc",)
@@ -515,28 +598,28 @@ class QuerySet(Generic[D]):
         ):
             ((name, value),) = lookups.items()
             if name in ("key", "pk", "_key") and isinstance(value, str):
-                return self._get_by_key(value)
+                return (yield from self._get_by_key_op(value))
         qs = self.filter(*conditions, **lookups) if (conditions or lookups) else self
-        rows = list(qs[:2])
+        rows = yield from qs[:2]._fetch_op()
         if not rows:
             raise exc.DoesNotExist(f"{self.model.__name__} matching query does not exist")
         if len(rows) > 1:
             raise exc.MultipleObjectsReturned(
                 f"get() returned more than one {self.model.__name__}"
             )
-        return rows[0]
+        return cast(D, rows[0])
 
-    def _get_by_key(self, key: str) -> D:
+    def _get_by_key_op(self, key: str) -> Op[D]:
         """A direct read (the session's object when one is active)."""
         session = self._active_session()
         if session is not None:
-            found = session.get(self.model, key)
+            found = yield from session._get_op(self.model, key)
             if found is None:
                 raise exc.DoesNotExist(f"{self.model.__name__} with key {key!r} does not exist")
-            return found  # type: ignore[no-any-return]
+            return cast(D, found)
         db = self.db
         try:
-            row = db.client.get(db.name, self.model.collection_name(), key)
+            row = yield from db.ops.get(db.name, self.model.collection_name(), key)
         except exc.NotFoundError as err:
             if "Document with key" not in str(err):
                 raise
@@ -546,45 +629,88 @@ class QuerySet(Generic[D]):
         return self.model.from_wire(row, db)
 
     def first(self) -> Optional[D]:
-        qs = self if self._order else self.order_by("_key")
-        rows = list(qs[:1])
-        return rows[0] if rows else None
+        return cast(Optional[D], self._runner().run(self._edge_op(last=False)))
+
+    async def afirst(self) -> Optional[D]:
+        """:meth:`first`, awaitable."""
+        return cast(Optional[D], await self._runner().arun(self._edge_op(last=False)))
 
     def last(self) -> Optional[D]:
-        qs = self.reverse() if self._order else self.order_by("-_key")
-        rows = list(qs[:1])
+        return cast(Optional[D], self._runner().run(self._edge_op(last=True)))
+
+    async def alast(self) -> Optional[D]:
+        """:meth:`last`, awaitable."""
+        return cast(Optional[D], await self._runner().arun(self._edge_op(last=True)))
+
+    def _edge_op(self, *, last: bool) -> Op[Optional[D]]:
+        if last:
+            qs = self.reverse() if self._order else self.order_by("-_key")
+        else:
+            qs = self if self._order else self.order_by("_key")
+        rows = yield from qs[:1]._fetch_op()
         return rows[0] if rows else None
 
     def count(self) -> int:
         if self._result_cache is not None:
             return len(self._result_cache)
+        return cast(int, self._runner().run(self._count_op()))
+
+    async def acount(self) -> int:
+        """:meth:`count`, awaitable."""
+        if self._result_cache is not None:
+            return len(self._result_cache)
+        return cast(int, await self._runner().arun(self._count_op()))
+
+    def _count_op(self) -> Op[int]:
         if self._empty:
             return 0
-        overlaid = self._overlaid()
+        overlaid = yield from self._overlaid_op()
         if overlaid is not None:
             return len(self._project_objects(overlaid))
-        compiled = compile_count(self._spec())
-        rows = self._run(compiled)
+        rows = yield from self._query_op(compile_count(self._spec()))
         return int(rows[0]) if rows else 0
 
     def exists(self) -> bool:
         if self._result_cache is not None:
             return bool(self._result_cache)
-        overlaid = self._overlaid()
+        return cast(bool, self._runner().run(self._exists_op()))
+
+    async def aexists(self) -> bool:
+        """:meth:`exists`, awaitable."""
+        if self._result_cache is not None:
+            return bool(self._result_cache)
+        return cast(bool, await self._runner().arun(self._exists_op()))
+
+    def _exists_op(self) -> Op[bool]:
+        overlaid = yield from self._overlaid_op()
         if overlaid is not None:
             return bool(overlaid)
         qs = self.values("key")[:1]
-        return bool(qs._run(qs.compile()))
+        return bool((yield from qs._query_op(qs.compile())))
 
     def in_bulk(self, keys: Optional[Iterable[str]] = None) -> Dict[str, D]:
         """``{key: document}`` for the given keys (or every matching document)."""
         qs = self.filter(key__in=list(keys)) if keys is not None else self
-        return {obj.key: obj for obj in qs if obj.key is not None}
+        return {obj.key: obj for obj in qs._runner().run(qs._fetch_op()) if obj.key is not None}
+
+    async def ain_bulk(self, keys: Optional[Iterable[str]] = None) -> Dict[str, D]:
+        """:meth:`in_bulk`, awaitable."""
+        qs = self.filter(key__in=list(keys)) if keys is not None else self
+        objs = await qs._runner().arun(qs._fetch_op())
+        return {obj.key: obj for obj in objs if obj.key is not None}
 
     # -- aggregation --------------------------------------------------------------------
 
     def aggregate(self, *args: Aggregate, **kwargs: Aggregate) -> Dict[str, Any]:
         """``aggregate(Avg("age"), oldest=Max("age"))`` -> ``{"age__avg": ..., "oldest": ...}``."""
+        return cast(Dict[str, Any], self._runner().run(self._aggregate_op(args, kwargs)))
+
+    async def aaggregate(self, *args: Aggregate, **kwargs: Aggregate) -> Dict[str, Any]:
+        """:meth:`aggregate`, awaitable."""
+        return cast(Dict[str, Any], await self._runner().arun(self._aggregate_op(args, kwargs)))
+
+    def _aggregate_op(self, args: Sequence[Aggregate], kwargs: Mapping[str, Aggregate]
+                      ) -> Op[Dict[str, Any]]:
         named: Dict[str, Aggregate] = {a.default_alias(): a for a in args}
         named.update(kwargs)
         if not named:
@@ -593,7 +719,7 @@ class QuerySet(Generic[D]):
         items = list(named.items())
         aggregates = [(f"a{i}", a.func, a.expression) for i, (_, a) in enumerate(items)]
         compiled = compile_aggregate(self._spec(), [], aggregates)
-        rows = self._run(compiled) if not self._empty else []
+        rows = (yield from self._query_op(compiled)) if not self._empty else []
         row = rows[0] if rows else {}
         return {name: agg.finish(row, f"a{i}") for i, (name, agg) in enumerate(items)}
 
@@ -603,6 +729,14 @@ class QuerySet(Generic[D]):
         Returns a list of dicts, ordered by the group values (or by
         ``order_by`` names given before, which may name aggregates).
         """
+        return cast(List[Dict[str, Any]], self._runner().run(self._annotate_op(aggregates)))
+
+    async def aannotate(self, **aggregates: Aggregate) -> List[Dict[str, Any]]:
+        """:meth:`annotate`, awaitable."""
+        return cast(List[Dict[str, Any]],
+                    await self._runner().arun(self._annotate_op(aggregates)))
+
+    def _annotate_op(self, aggregates: Mapping[str, Aggregate]) -> Op[List[Dict[str, Any]]]:
         if self._projection[0] != "values" or self._as_tuples:
             raise exc.ValidationError("annotate() groups by values(...): call values() first")
         if not aggregates:
@@ -625,7 +759,7 @@ class QuerySet(Generic[D]):
         base._projection = ("doc",)
         base._order = []
         compiled = compile_aggregate(base._spec(), groups, aggs, order)
-        rows = self._run(compiled) if not self._empty else []
+        rows = (yield from self._query_op(compiled)) if not self._empty else []
         out = []
         for row in rows:
             item = {k: row.get(f"g{i}") for i, k in enumerate(keys)}
@@ -649,10 +783,17 @@ class QuerySet(Generic[D]):
 
         Values may be F expressions: ``update(views=F("views") + 1)``.
         """
+        return cast(int, self._runner().run(self._update_op(fields)))
+
+    async def aupdate(self, **fields: Any) -> int:
+        """:meth:`update`, awaitable."""
+        return cast(int, await self._runner().arun(self._update_op(fields)))
+
+    def _update_op(self, fields: Mapping[str, Any]) -> Op[int]:
         self._check_not_sliced("update")
         session = self._active_session()
         if session is not None:
-            return self._update_in_session(session, fields)
+            return (yield from self._update_in_session_op(fields))
         changes = {self.model.wire_name(k): v for k, v in fields.items()}
         for name, value in fields.items():
             if name in ("key", "id", "rev", "_key", "_id", "_rev"):
@@ -661,21 +802,28 @@ class QuerySet(Generic[D]):
                 _check_field_value(self.model, name, value)
                 changes[self.model.wire_name(name)] = _dump_field(self.model, name, value)
         compiled = compile_update(self._spec(), changes)
-        return len(self._run(compiled))
+        return len((yield from self._query_op(compiled)))
 
     def delete(self) -> int:
         """Delete every matching document in one statement; returns how many."""
+        return cast(int, self._runner().run(self._delete_op()))
+
+    async def adelete(self) -> int:
+        """:meth:`delete`, awaitable."""
+        return cast(int, await self._runner().arun(self._delete_op()))
+
+    def _delete_op(self) -> Op[int]:
         self._check_not_sliced("delete")
         session = self._active_session()
         if session is not None:
-            objs = list(self)
+            objs = yield from self._fetch_op()
             for obj in objs:
                 session.delete(obj)
             return len(objs)
         compiled = compile_delete(self._spec())
-        return len(self._run(compiled))
+        return len((yield from self._query_op(compiled)))
 
-    def _update_in_session(self, session: Any, fields: Mapping[str, Any]) -> int:
+    def _update_in_session_op(self, fields: Mapping[str, Any]) -> Op[int]:
         """The server refuses a writing query inside a transaction: change the objects instead.
 
         Every matching object is loaded into the session and changed there;
@@ -684,7 +832,7 @@ class QuerySet(Generic[D]):
         from ..session import _stored_view
         from .evaluator import eval_expr
 
-        objs = list(self)
+        objs = yield from self._fetch_op()
         for obj in objs:
             view = _stored_view(obj)
             for name, value in fields.items():
@@ -697,28 +845,46 @@ class QuerySet(Generic[D]):
 
     def explain(self) -> Dict[str, Any]:
         """The server's plan for this query."""
+        return self.db.run(self._explain_op())
+
+    async def aexplain(self) -> Dict[str, Any]:
+        """:meth:`explain`, awaitable."""
+        return cast(Dict[str, Any], await self.db.arun(self._explain_op()))
+
+    def _explain_op(self) -> Op[Dict[str, Any]]:
         compiled = self.compile()
         db = self.db
-        return db.client.explain(db.name, compiled.sdbql, compiled.bind_vars)
+        return (yield from db.ops.explain(db.name, compiled.sdbql, compiled.bind_vars))
 
     # -- creation helpers ---------------------------------------------------------------
 
     def create(self, **fields: Any) -> D:
         obj = self.model(**fields)
-        obj.insert(using=self._db)
-        return obj
+        return obj.insert(using=self._db)
+
+    async def acreate(self, **fields: Any) -> D:
+        """:meth:`create`, awaitable."""
+        obj = self.model(**fields)
+        return await obj.ainsert(using=self._db)
 
     def bulk_create(self, objs: Iterable[D], batch_size: Optional[int] = None) -> List[D]:
         """Insert many documents with the bulk command: each batch is all-or-nothing.
 
-        Keys are assigned client-side (UUIDs) when missing, so the returned
-        objects carry them.
+        Keys are assigned client-side (random 128-bit hex) when missing, so
+        the returned objects carry them.
         """
+        return self.db.run(self._bulk_create_op(list(objs), batch_size))
+
+    async def abulk_create(self, objs: Iterable[D], batch_size: Optional[int] = None
+                           ) -> List[D]:
+        """:meth:`bulk_create`, awaitable."""
+        return cast(List[D], await self.db.arun(self._bulk_create_op(list(objs), batch_size)))
+
+    def _bulk_create_op(self, items: List[D], batch_size: Optional[int]) -> Op[List[D]]:
         import os
 
         from ..models import OdmState, _attach
 
-        items = list(objs)
         if batch_size is not None and batch_size < 1:
             raise exc.ValidationError("batch_size must be at least 1")
         db = self.db
@@ -733,9 +899,9 @@ class QuerySet(Generic[D]):
         docs = [obj.to_wire() for obj in items]
         size = batch_size or len(docs) or 1
         for start in range(0, len(docs), size):
-            db.client.bulk_insert(db.name, collection, docs[start : start + size])
+            yield from db.ops.bulk_insert(db.name, collection, docs[start : start + size])
         setattr_ = object.__setattr__
-        for obj, doc in zip(items, docs):
+        for obj, doc in zip(items, docs, strict=False):
             doc_id = f"{db.name}:{collection}/{doc['_key']}"
             setattr_(obj, "id", doc_id)
             setattr_(obj, "rev", None)  # the bulk command answers only a count
@@ -748,12 +914,29 @@ class QuerySet(Generic[D]):
             return self.get(**lookups), False
         except exc.DoesNotExist:
             pass
-        fields = {k: v for k, v in lookups.items() if "__" not in k}
-        fields.update(defaults or {})
         try:
-            return self.create(**fields), True
+            return self.create(**self._create_fields(defaults, lookups)), True
         except exc.AlreadyExistsError:
             return self.get(**lookups), False
+
+    async def aget_or_create(self, defaults: Optional[Mapping[str, Any]] = None,
+                             **lookups: Any) -> Tuple[D, bool]:
+        """:meth:`get_or_create`, awaitable."""
+        try:
+            return await self.aget(**lookups), False
+        except exc.DoesNotExist:
+            pass
+        try:
+            return await self.acreate(**self._create_fields(defaults, lookups)), True
+        except exc.AlreadyExistsError:
+            return await self.aget(**lookups), False
+
+    @staticmethod
+    def _create_fields(defaults: Optional[Mapping[str, Any]],
+                       lookups: Mapping[str, Any]) -> Dict[str, Any]:
+        fields = {k: v for k, v in lookups.items() if "__" not in k}
+        fields.update(defaults or {})
+        return fields
 
     def update_or_create(self, defaults: Optional[Mapping[str, Any]] = None,
                          **lookups: Any) -> Tuple[D, bool]:
@@ -765,10 +948,28 @@ class QuerySet(Generic[D]):
             obj.update(using=self._db, **dict(defaults))
         return obj, False
 
+    async def aupdate_or_create(self, defaults: Optional[Mapping[str, Any]] = None,
+                                **lookups: Any) -> Tuple[D, bool]:
+        """:meth:`update_or_create`, awaitable."""
+        try:
+            obj = await self.aget(**lookups)
+        except exc.DoesNotExist:
+            return await self.aget_or_create(defaults, **lookups)
+        if defaults:
+            await obj.aupdate(using=self._db, **dict(defaults))
+        return obj, False
+
     def raw(self, sdbql: str, bind_vars: Optional[Mapping[str, Any]] = None) -> List[D]:
         """Run your own SDBQL; each returned document becomes a model instance."""
+        return self.db.run(self._raw_op(sdbql, bind_vars))
+
+    async def araw(self, sdbql: str, bind_vars: Optional[Mapping[str, Any]] = None) -> List[D]:
+        """:meth:`raw`, awaitable."""
+        return cast(List[D], await self.db.arun(self._raw_op(sdbql, bind_vars)))
+
+    def _raw_op(self, sdbql: str, bind_vars: Optional[Mapping[str, Any]]) -> Op[List[D]]:
         db = self.db
-        rows = db.client.query(db.name, sdbql, bind_vars)
+        rows = yield from db.ops.query(db.name, sdbql, bind_vars)
         return [self.model.from_wire(r, db) for r in rows if isinstance(r, dict)]
 
 
@@ -784,7 +985,7 @@ class Manager(QuerySet[D]):
         self._keeps_results = False
 
     def _fetch_all(self) -> List[Any]:
-        return list(self.iterator())
+        return cast(List[Any], self._runner().run(self._fetch_op()))
 
 
 def _check_field_value(model: Type[Document], name: str, value: Any) -> None:

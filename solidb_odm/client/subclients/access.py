@@ -331,9 +331,9 @@ def _unix_seconds(expiration: Union[str, int, float, _dt.datetime]) -> int:
                 f"expiration must be a datetime or ISO 8601 string, got {expiration!r}"
             )
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=_dt.timezone.utc)
+            moment = moment.replace(tzinfo=_dt.UTC)
         seconds = int(moment.timestamp())
-    if seconds <= int(_dt.datetime.now(_dt.timezone.utc).timestamp()):
+    if seconds <= int(_dt.datetime.now(_dt.UTC).timestamp()):
         raise exc.ValidationError(f"expiration {expiration!r} is not in the future")
     return seconds
 

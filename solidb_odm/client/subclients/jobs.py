@@ -53,7 +53,7 @@ def _epoch_seconds(run_at: Union[str, _dt.datetime, None]) -> int:
     if not isinstance(run_at, _dt.datetime):
         raise exc.ValidationError("run_at must be an ISO 8601 string or a datetime")
     if run_at.tzinfo is None:
-        run_at = run_at.replace(tzinfo=_dt.timezone.utc)
+        run_at = run_at.replace(tzinfo=_dt.UTC)
     return max(0, int(run_at.timestamp()))
 
 
@@ -249,7 +249,7 @@ def validate_cron(schedule: str) -> str:
             f"cron expression {schedule!r} has {len(parts)} fields; expected 5 "
             "(minute hour day-of-month month day-of-week)"
         )
-    for part, (name, low, high, names) in zip(parts, _CRON_FIELDS):
+    for part, (name, low, high, names) in zip(parts, _CRON_FIELDS, strict=False):
         for item in part.split(","):
             match = _CRON_ITEM.match(item)
             if not match:

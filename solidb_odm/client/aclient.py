@@ -1,0 +1,330 @@
+"""The low-level asyncio client: ``Client``'s methods, awaitable.
+
+``AsyncClient`` is the asyncio executor: :meth:`AsyncClient.run` runs the
+same operations as ``Client.run`` (see :mod:`solidb_odm.ops`) over asyncio
+connections. Every public method has the name, arguments and result of the
+blocking one; each is one line over the shared operation. Connections belong
+to an event loop, so each loop that uses the client gets its own pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from types import TracebackType
+from typing import Any, TypeVar
+
+from .. import _context, protocol
+from .. import exceptions as exc
+from ..ops import AUTO, Command, CurrentTransaction, HttpRequest, HttpResponse, Op, TransactionInfo
+from . import routing
+from .aconnection import AsyncConnection
+from .apool import AsyncConnectionPool, Credentials
+from .commands import AsyncClientMethods, ClientOps
+from .facade import AsyncFacade
+from .http import HttpTransport
+from .state import ClientState
+from .subclients import AsyncSubclients
+
+T = TypeVar("T")
+
+
+class _AsyncTransaction:
+    """An open server transaction and the connection it is pinned to."""
+
+    __slots__ = ("conn", "lock", "pool", "tx_id")
+
+    def __init__(self, tx_id: str, conn: AsyncConnection, pool: AsyncConnectionPool) -> None:
+        self.tx_id = tx_id
+        self.conn = conn
+        self.pool = pool
+        self.lock = asyncio.Lock()  # one request at a time on the pinned connection
+
+
+class AsyncClient(AsyncClientMethods, AsyncSubclients):
+    """An asyncio client for one SoliDB server; safe to share between tasks.
+
+    ``async with AsyncClient(host, port) as client: await client.auth(...)``.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 6745,
+        pool_size: int = 4,
+        *,
+        connect_timeout: float | None = 5.0,
+        timeout: float | None = 30.0,
+        pool_timeout: float | None = 30.0,
+    ) -> None:
+        self._state = ClientState(host, port)
+        AsyncFacade.__init__(self, ClientOps(self._state), self)
+        if pool_size < 1:
+            raise exc.ValidationError("pool size must be at least 1")
+        self.pool_size = pool_size
+        self.connect_timeout = connect_timeout
+        self.timeout = timeout
+        self.pool_timeout = pool_timeout
+        self._credentials: Credentials | None = None
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncConnectionPool] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._transactions: dict[str, _AsyncTransaction] = {}
+        self._subclients: dict[str, Any] = {}
+        self._closed = False
+
+    @property
+    def host(self) -> str:
+        return self._state.host
+
+    @property
+    def port(self) -> int:
+        return self._state.port
+
+    @property
+    def state(self) -> ClientState:
+        return self._state
+
+    @property
+    def ops(self) -> ClientOps:
+        """The operations behind this client's methods."""
+        return self._ops
+
+    @property
+    def credentials(self) -> dict[str, Any] | None:
+        return dict(self._credentials) if self._credentials is not None else None
+
+    def _pool(self) -> AsyncConnectionPool:
+        """The pool of the running event loop (created on first use)."""
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            if self._closed:
+                raise exc.ConnectionError("the client is closed")
+            pool = self._pools[loop] = AsyncConnectionPool(
+                self.host, self.port, lambda: self._credentials, size=self.pool_size,
+                connect_timeout=self.connect_timeout, request_timeout=self.timeout,
+                pool_timeout=self.pool_timeout,
+            )
+        return pool
+
+    # ------------------------------------------------------------------
+    # The executor
+    # ------------------------------------------------------------------
+
+    async def run(self, op: Op[T]) -> T:
+        """Run an operation to its end, awaiting each request it yields."""
+        scoped: list[str] = []
+        try:
+            request = next(op)
+            while True:
+                try:
+                    if type(request) is Command:
+                        response: Any = await self._command(request, scoped)
+                    elif type(request) is HttpRequest:
+                        response = await self._http_request(request)
+                    elif type(request) is CurrentTransaction:
+                        response = TransactionInfo(self.in_transaction())
+                    else:  # pragma: no cover - an operation bug
+                        raise TypeError(f"cannot run a request of type {type(request).__name__}")
+                except exc.SoliDBError as err:
+                    request = op.throw(err)
+                else:
+                    request = op.send(response)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            for tx_id in scoped:
+                if tx_id in self._transactions:  # abandoned: closing rolls it back
+                    self._forget_transaction(tx_id, close=True)
+
+    async def _command(self, command: Command, scoped: list[str]) -> protocol.Reply:
+        ref = command.tx
+        tx: _AsyncTransaction | None = None
+        if ref is AUTO:
+            current = _context.current_transaction(self)
+            if current is not None:
+                tx = self._transactions.get(current)
+        elif ref is not None:
+            tx = self._transactions.get(ref)  # type: ignore[arg-type]
+            if tx is None:
+                raise exc.TransactionError(
+                    f"Transaction not found: {ref!r} is not open on this client"
+                )
+        route = routing.route(command.message, command.retry, tx.tx_id if tx else None)
+        if route.kind is routing.Route.POOLED:
+            return await self._send_pooled(route.message, retry=route.retry)
+        if route.kind is routing.Route.BEGIN:
+            reply = await self._begin(route.message)
+            assert reply.tx_id is not None
+            if ref is AUTO:
+                _context.push_transaction(self, reply.tx_id)
+            else:
+                scoped.append(reply.tx_id)
+            return reply
+        assert tx is not None
+        return await self._send_pinned(tx, route.message, finishes=route.finishes)
+
+    async def _send_pooled(self, message: dict[str, Any], *, retry: bool) -> protocol.Reply:
+        pool = self._pool()
+        for attempt in (1, 2):
+            conn = await pool.acquire()
+            try:
+                response = await conn.request(message)
+            except exc.TimeoutError:
+                raise
+            except exc.ConnectionError:
+                if retry and attempt == 1:
+                    continue
+                raise
+            finally:
+                pool.release(conn)
+            return protocol.interpret(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _begin(self, message: dict[str, Any]) -> protocol.Reply:
+        pool = self._pool()
+        conn = await pool.acquire()
+        conn.pinned = True
+        try:
+            reply = protocol.interpret(await conn.request(message))
+            if not reply.tx_id:
+                raise exc.ProtocolError("begin_transaction answered without a tx_id")
+        except BaseException:
+            pool.release(conn)
+            raise
+        self._transactions[reply.tx_id] = _AsyncTransaction(reply.tx_id, conn, pool)
+        return reply
+
+    async def _send_pinned(self, tx: _AsyncTransaction, message: dict[str, Any], *,
+                           finishes: bool) -> protocol.Reply:
+        try:
+            async with tx.lock:
+                response = await tx.conn.request(message)
+        except exc.ConnectionError as err:
+            self._forget_transaction(tx.tx_id)
+            raise exc.ConnectionError(
+                f"transaction {tx.tx_id} lost its connection; the server rolled it back ({err})"
+            ) from err
+        except BaseException:
+            if finishes or tx.conn.broken:
+                self._forget_transaction(tx.tx_id)
+            raise
+        if finishes:
+            self._forget_transaction(tx.tx_id)
+        return protocol.interpret(response)
+
+    def _forget_transaction(self, tx_id: str, *, close: bool = False) -> None:
+        tx = self._transactions.pop(tx_id, None)
+        _context.remove_transaction(self, tx_id)
+        if tx is not None:
+            if close:
+                tx.conn.close()
+            tx.pool.release(tx.conn)
+
+    async def _http_request(self, request: HttpRequest) -> HttpResponse:
+        """The HTTP API over the blocking transport in a worker thread.
+
+        Only management calls use HTTP; a thread keeps one HTTP implementation
+        for both executors. ``to_thread`` copies the context, as everything
+        else here does.
+        """
+        transport = HttpTransport(self.host, self.port, timeout=self.timeout)
+        status, body = await asyncio.to_thread(
+            transport.request, request.method, request.path, request.body,
+            query=request.query, raw=request.raw,
+            headers=HttpTransport.auth_headers(self._credentials),
+        )
+        return HttpResponse(status, body)
+
+    # ------------------------------------------------------------------
+    # Connection management
+    # ------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Open (and check) a connection now instead of on the first request."""
+        self._closed = False
+        pool = self._pool()
+        pool.release(await pool.acquire())
+
+    async def close(self) -> None:
+        """Roll back open transactions and close every connection (of every loop)."""
+        self._closed = True
+        for tx in list(self._transactions.values()):
+            tx.conn.close()
+            tx.pool.release(tx.conn)
+        self._transactions.clear()
+        for pool in list(self._pools.values()):
+            pool.close()
+        self._pools.clear()
+
+    def close_idle(self) -> None:
+        """Close idle connections from blocking code (for a shutdown that cannot await)."""
+        self._closed = True
+        for pool in list(self._pools.values()):
+            try:
+                pool.close()
+            except RuntimeError:  # its event loop is already closed
+                pass
+        self._pools.clear()
+
+    async def __aenter__(self) -> AsyncClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def use_database(self, name: str) -> AsyncClient:
+        """Set the database the sub-clients work on; returns the client."""
+        self._state.use_database(name)
+        return self
+
+    @property
+    def database(self) -> str | None:
+        return self._state.database
+
+    def in_transaction(self) -> str | None:
+        """The id of the innermost transaction open in the caller's context, if any."""
+        for tx_id in reversed(_context.transactions_of(self)):
+            if tx_id in self._transactions:
+                return tx_id
+        return None
+
+    # ------------------------------------------------------------------
+    # Authentication
+    # ------------------------------------------------------------------
+
+    async def auth(self, database: str, username: str, password: str) -> None:
+        """Authenticate; every request from now on uses these credentials."""
+        await self._authenticate(
+            {"database": database, "username": username, "password": password}
+        )
+
+    async def auth_with_api_key(self, database: str, api_key: str) -> None:
+        """Authenticate with an API key instead of a password."""
+        await self._authenticate(
+            {"database": database, "username": "", "password": "", "api_key": api_key}
+        )
+
+    def assume_credentials(self, credentials: dict[str, Any]) -> None:
+        """Authenticate new connections with ``credentials`` (checked on first use, not now).
+
+        For a client that shares another's identity (a Database's blocking
+        and asyncio clients). Idle connections of another identity close on
+        their next checkout.
+        """
+        self._closed = False
+        self._credentials = dict(credentials)
+
+    async def _authenticate(self, credentials: dict[str, Any]) -> None:
+        self._closed = False
+        pool = self._pool()
+        first = await pool.open_connection(credentials)
+        self._credentials = credentials
+        await pool.retire_stale(credentials, first)

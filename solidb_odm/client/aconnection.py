@@ -1,0 +1,168 @@
+"""One asyncio connection speaking the driver protocol: one request at a time.
+
+The rules are the blocking ``Connection``'s: the whole answer must arrive
+before the request's deadline, and a connection whose request timed out,
+was cancelled, or broke mid-frame is closed and never reused (the protocol
+has no request ids, so a late answer could be taken for the next one's).
+Bytes go through the same sans-I/O ``FrameDecoder`` as the blocking path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from .. import exceptions as exc
+from .. import protocol
+
+
+class _FrameProtocol(asyncio.Protocol):
+    """Feeds received bytes to a FrameDecoder and hands out whole payloads."""
+
+    def __init__(self) -> None:
+        self.decoder = protocol.FrameDecoder()
+        self.waiter: asyncio.Future[bytes] | None = None
+        self.transport: asyncio.Transport | None = None
+        #: why the connection cannot be used any more (None while it can)
+        self.failure: BaseException | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.decoder.feed(data)
+        try:
+            payload = self.decoder.next_payload()
+        except exc.ProtocolError as err:
+            self._fail(err)
+            return
+        if payload is None:
+            return
+        waiter, self.waiter = self.waiter, None
+        if waiter is None or waiter.done() or self.decoder.pending:
+            self._fail(exc.ProtocolError("the server sent an answer nobody asked for"))
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(self.failure or exc.ProtocolError("unexpected data"))
+            return
+        waiter.set_result(payload)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        pending = self.decoder.pending
+        self._fail(OSError(
+            f"server closed the connection ({pending} bytes of a frame received)"
+            if error is None else str(error)
+        ))
+
+    def _fail(self, err: BaseException) -> None:
+        if self.failure is None:
+            self.failure = err
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(err)
+
+
+class AsyncConnection:
+    """An asyncio transport that has sent the magic header and carries whole frames."""
+
+    def __init__(self, host: str, port: int, transport: asyncio.Transport,
+                 proto: _FrameProtocol, request_timeout: float | None) -> None:
+        self.host = host
+        self.port = port
+        self.request_timeout = request_timeout
+        self.authenticated = False
+        #: the credentials this connection authenticated with (None: not yet)
+        self.credentials: Mapping[str, Any] | None = None
+        self.pinned = False
+        self.broken = False
+        self._transport: asyncio.Transport | None = transport
+        self._proto = proto
+        self._magic_sent = False
+
+    @classmethod
+    async def open(cls, host: str, port: int, *, connect_timeout: float | None = 5.0,
+                   request_timeout: float | None = 30.0) -> AsyncConnection:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(connect_timeout):
+                transport, proto = await loop.create_connection(_FrameProtocol, host, port)
+        except TimeoutError as err:
+            raise exc.TimeoutError(f"connecting to {host}:{port} timed out") from err
+        except OSError as err:
+            raise exc.ConnectionError(f"cannot connect to {host}:{port}: {err}") from err
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(host, port, transport, proto, request_timeout)
+
+    @property
+    def closed(self) -> bool:
+        return self._transport is None
+
+    def usable(self) -> bool:
+        """False when closed, broken, or the server hung up or spoke while it sat idle."""
+        if self._transport is None or self.broken:
+            return False
+        if self._proto.failure is not None or self._transport.is_closing():
+            self.broken = True
+            self.close()
+            return False
+        return True
+
+    def close(self) -> None:
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
+
+    def _fail(self, err: BaseException, what: str) -> exc.ConnectionError:
+        self.broken = True
+        self.close()
+        where = f"{self.host}:{self.port}"
+        if isinstance(err, TimeoutError):
+            return exc.TimeoutError(f"{what} on {where} timed out after {self.request_timeout}s")
+        return exc.ConnectionError(f"{what} on {where} failed: {err}")
+
+    async def request(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """Send one request and return the decoded response map (see ``Connection.request``)."""
+        limit = protocol.MAX_MESSAGE_SIZE if self.authenticated else protocol.MAX_PREAUTH_MESSAGE_SIZE
+        frame = protocol.encode_frame(message, limit=limit)
+        return await self.request_frame(frame)
+
+    async def request_frame(self, frame: bytes) -> dict[str, Any]:
+        transport = self._transport
+        proto = self._proto
+        if transport is None:
+            raise exc.ConnectionError("connection is closed")
+        if proto.failure is not None:
+            raise self._fail(proto.failure, "sending a request")
+        if not self._magic_sent:
+            frame = protocol.MAGIC + frame
+            self._magic_sent = True
+        waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        proto.waiter = waiter
+        try:
+            transport.write(frame)
+            if self.request_timeout is None:
+                payload = await waiter
+            else:
+                async with asyncio.timeout(self.request_timeout):
+                    payload = await waiter
+        except exc.ProtocolError:
+            self.broken = True
+            self.close()
+            raise
+        except (OSError, TimeoutError) as err:
+            raise self._fail(err, "exchanging a request") from err
+        except BaseException:
+            # cancelled mid-request: the answer may still come, so never reuse it
+            self.broken = True
+            self.close()
+            raise
+        try:
+            return protocol.decode_payload(payload)
+        except exc.ProtocolError:
+            self.broken = True
+            self.close()
+            raise
