@@ -19,6 +19,8 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Protocol
 
+from . import exceptions as exc
+
 
 class OpenSession(Protocol):
     """What this module needs of a session: whether it is closed, and its database."""
@@ -34,6 +36,28 @@ _sessions: ContextVar[tuple[OpenSession, ...]] = ContextVar("solidb_odm_sessions
 _transactions: ContextVar[tuple[tuple[object, str], ...]] = ContextVar(
     "solidb_odm_transactions", default=()
 )
+
+
+# -- the default database ----------------------------------------------------------
+#
+# Process-wide, not per context: ``connect()`` at start-up makes the database
+# that every request's models use unless a query says ``using(db)``.
+
+_default_database: object | None = None
+
+
+def default_database() -> object:
+    """The database ``connect()`` made the default; a clear error when there is none."""
+    if _default_database is None:
+        raise exc.SoliDBError(
+            "no default database: call solidb_odm.connect(...) first, or use .using(db)"
+        )
+    return _default_database
+
+
+def set_default_database(db: object | None) -> None:
+    global _default_database
+    _default_database = db
 
 
 # -- sessions -----------------------------------------------------------------

@@ -10,38 +10,31 @@ not built with is made on first use, with the same server and identity.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Type, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlparse
 
+from . import _context, names
 from . import exceptions as exc
-from . import names
 from .client import AsyncClient, Client
 from .client.commands import ClientOps
 from .client.state import ClientState
 from .ops import Op
+from .schema import sync_models
+from .session import Atomic, Session, atomic
 
 T = TypeVar("T")
 
 if TYPE_CHECKING:
     from .models import Document
-    from .session import Session
-
-_default: Optional[Database] = None
-_default_lock = threading.Lock()
-
 
 def get_default_database() -> Database:
-    if _default is None:
-        raise exc.SoliDBError(
-            "no default database: call solidb_odm.connect(...) first, or use .using(db)"
-        )
-    return _default
+    """The database ``connect()`` made the default (see ``set_default_database``)."""
+    return cast("Database", _context.default_database())
 
 
 def set_default_database(db: Optional[Database]) -> None:
-    global _default
-    with _default_lock:
-        _default = db
+    """Make ``db`` the database models use unless a query says ``using(db)``."""
+    _context.set_default_database(db)
 
 
 class Database:
@@ -130,14 +123,10 @@ class Database:
         which then refuses documents that do not match (lenient about extra
         fields). Returns what was created.
         """
-        from .schema import sync_models  # schema.py reads models, which import this module
-
         return self.run(sync_models(self, list(self.models.values()), push_schema=schema))
 
     async def async_sync(self, *, schema: bool = False) -> Dict[str, List[str]]:
         """:meth:`sync`, awaitable (``a`` + ``sync`` would be the keyword ``async``)."""
-        from .schema import sync_models  # schema.py reads models, which import this module
-
         return await self.arun(sync_models(self, list(self.models.values()), push_schema=schema))
 
     # -- plain access -------------------------------------------------------
@@ -160,14 +149,10 @@ class Database:
 
     def session(self, **options: Any) -> Session:
         """A unit of work: ``with db.session() as session: ...`` (see docs/sessions.md)."""
-        from .session import Session
-
         return Session(self, **options)
 
-    def atomic(self, **options: Any) -> Any:
+    def atomic(self, **options: Any) -> Atomic:
         """``transaction.atomic`` for this database: a context manager and a decorator."""
-        from .session import atomic
-
         return atomic(self, **options)
 
     def close(self) -> None:

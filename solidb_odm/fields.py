@@ -12,7 +12,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Optional, Tuple, Type, Union, cast
+
+from pydantic_core import core_schema
+
+from ._state import as_id, model_by_name
 
 if TYPE_CHECKING:
     from .models import Document
@@ -45,18 +49,12 @@ class Reference:
     @property
     def target(self) -> Type[Document]:
         if isinstance(self._target, str):
-            from .models import model_by_name
-
-            return model_by_name(self._target)
+            return cast("Type[Document]", model_by_name(self._target))
         return self._target
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
         """Accept a saved Document where the id is expected, and store its id."""
-        from pydantic_core import core_schema
-
-        from .models import _as_id
-
-        return core_schema.no_info_before_validator_function(_as_id, handler(source))
+        return core_schema.no_info_before_validator_function(as_id, handler(source))
 
     def __repr__(self) -> str:
         name = self._target if isinstance(self._target, str) else self._target.__name__

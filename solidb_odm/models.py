@@ -40,14 +40,17 @@ from typing_extensions import Protocol, Self
 
 from . import _context, names
 from . import exceptions as exc
-from .database import get_default_database
+from ._state import OdmState, as_id, attach_state, local_id, model_by_name, register_model, state_of
 from .fields import Indexed, Reference, metadata_of
 from .ops import Op
 from .query.expressions import F, Path
+from .query.queryset import Manager
 
 if TYPE_CHECKING:
     from .database import Database
-    from .query.queryset import Manager, QuerySet
+    from .query.queryset import QuerySet
+
+__all__ = ["Document", "Edge", "OdmState", "local_id", "model_by_name", "state_of"]
 
 T = TypeVar("T")
 
@@ -84,66 +87,9 @@ SYSTEM_FIELDS = frozenset({"_key", "_id", "_rev"})
 #: Set by the server; never sent back.
 SERVER_FIELDS = frozenset({"_id", "_rev", "_created_at", "_updated_at"})
 
-_MODELS: Dict[str, Type[Document]] = {}
-
-
-def model_by_name(name: str) -> Type[Document]:
-    """A model class by its class name (for ``Reference("User")``)."""
-    try:
-        return _MODELS[name]
-    except KeyError:
-        raise exc.ValidationError(f"no Document model named {name!r} is defined") from None
-
-
 def default_collection_name(class_name: str) -> str:
     """``BlogPost`` -> ``blog_post``: the collection a model uses unless its Meta says."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
-
-
-class OdmState:
-    """What the ODM knows about one instance, kept out of the model's fields.
-
-    Stored in pydantic's private-attribute dict, created on first use: declared
-    private attributes would cost every instance an initialisation step.
-    """
-
-    __slots__ = ("db", "deleted", "loaded", "related", "session", "snapshot")
-
-    def __init__(
-        self,
-        db: Any = None,
-        snapshot: Optional[Dict[str, Any]] = None,
-        loaded: Optional[FrozenSet[str]] = None,
-    ) -> None:
-        self.db = db
-        #: the stored document as last loaded or saved (None: never saved)
-        self.snapshot = snapshot
-        #: stored names loaded by only(); None when the whole document was loaded
-        self.loaded = loaded
-        self.related: Dict[str, Any] = {}
-        self.session: Any = None
-        self.deleted = False
-
-
-def state_of(obj: BaseModel) -> OdmState:
-    """The ODM state of a model instance (created on first use)."""
-    private = obj.__pydantic_private__
-    if private is None:
-        state = OdmState()
-        object.__setattr__(obj, "__pydantic_private__", {"_odm": state})
-        return state
-    found: Optional[OdmState] = private.get("_odm")
-    if found is None:
-        found = private["_odm"] = OdmState()
-    return found
-
-
-def _attach(obj: BaseModel, state: OdmState) -> None:
-    private = obj.__pydantic_private__
-    if private is None:
-        object.__setattr__(obj, "__pydantic_private__", {"_odm": state})
-    else:
-        private["_odm"] = state
 
 
 class ManagerDescriptor:
@@ -158,8 +104,6 @@ class ManagerDescriptor:
     def __get__(self, obj: Optional[D], owner: Type[D]) -> Manager[D]:
         manager = owner.__dict__.get("__odm_manager__")
         if manager is None:  # one per class: a Manager never caches results
-            from .query.queryset import Manager
-
             manager = Manager(owner)
             type.__setattr__(owner, "__odm_manager__", manager)
         return manager
@@ -190,7 +134,7 @@ class DocumentMeta(ModelMetaclass):
             if _is_bytes(f.annotation)
         )
         if not abstract:
-            _MODELS[cls_name] = cls
+            register_model(cls_name, cls)
         return cls
 
     def __getattr__(cls, name: str) -> Any:
@@ -219,6 +163,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
     """A JSON document in a collection, as a validated Pydantic model."""
 
     __odm_base__ = True
+    __odm_model__: ClassVar[bool] = True
     __collection__: ClassVar[str]
 
     model_config = ConfigDict(
@@ -299,7 +244,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
     @classmethod
     def database(cls) -> Database:
         """The database this model uses unless a query says ``using(db)``."""
-        return get_default_database()
+        return cast("Database", _context.default_database())
 
     @classmethod
     def indexes(cls) -> List[Tuple[str, List[str], Indexed]]:
@@ -345,7 +290,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
                     if isinstance(value, str):  # pydantic writes URL-safe base64
                         data[alias] = base64.urlsafe_b64decode(value)
                 obj = cls._partial(data, loaded) if loaded is not None else cls.model_validate(data)
-                _attach(obj, OdmState(db, data, loaded))
+                attach_state(obj, OdmState(db, data, loaded))
                 out.append(obj)
             return out
         validate = cls.__pydantic_validator__.validate_python
@@ -397,6 +342,15 @@ class Document(BaseModel, metaclass=DocumentMeta):
         )
         if not include_key or data.get("_key") is None:
             data.pop("_key", None)
+        return data
+
+    def stored_view(self) -> Dict[str, Any]:
+        """The document as the server would hold it now, system fields included."""
+        data = self.to_wire()
+        for attr, alias in (("id", "_id"), ("rev", "_rev")):
+            value = getattr(self, attr)
+            if value is not None:
+                data[alias] = value
         return data
 
     def changed_fields(self) -> Dict[str, Any]:
@@ -712,28 +666,6 @@ def _is_scalar(annotation: Any) -> bool:
     return bool(kinds) and all(isinstance(k, type) and issubclass(k, scalar) for k in kinds)
 
 
-def local_id(doc_id: str) -> str:
-    """``"mydb:users/k"`` -> ``"users/k"``.
-
-    The server reports ``_id`` with its database, but edges and DOCUMENT()
-    lookups within a database use the collection-relative form: graph
-    traversals only follow edges whose ``_from``/``_to`` have no database.
-    """
-    head, sep, tail = doc_id.partition(":")
-    return tail if sep and "/" not in head else doc_id
-
-
-def _as_id(value: Any) -> Any:
-    """A saved Document (or an id) as the id that edges and references store."""
-    if isinstance(value, Document):
-        if value.key is None or not value.is_persistent:
-            raise exc.ValidationError("a document must be saved before something can point at it")
-        return f"{type(value).collection_name()}/{value.key}"
-    if isinstance(value, str):
-        return local_id(value)
-    return value
-
-
 class Edge(Document):
     """A document in an edge collection, linking ``from_`` to ``to`` (``_from``/``_to``)."""
 
@@ -745,7 +677,7 @@ class Edge(Document):
     @field_validator("from_", "to", mode="before")
     @classmethod
     def _document_to_id(cls, value: Any) -> Any:
-        return _as_id(value)
+        return as_id(value)
 
     @classmethod
     def is_edge(cls) -> bool:

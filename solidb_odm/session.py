@@ -42,7 +42,8 @@ from typing import (
 
 from . import _context, protocol
 from . import exceptions as exc
-from .models import Document, state_of
+from ._state import state_of
+from .models import Document
 from .ops import Op
 from .query.evaluator import matcher, order_documents
 from .query.queryset import QuerySet
@@ -423,9 +424,9 @@ class Session:
                     continue
                 seen[id(obj)] = obj
                 candidates.append(obj)
-        kept = [o for o in candidates if matches(_stored_view(o))]
+        kept = [o for o in candidates if matches(o.stored_view())]
         if qs._order:
-            kept = order_documents(kept, qs._order, model.wire_path, _stored_view)
+            kept = order_documents(kept, qs._order, model.wire_path, Document.stored_view)
         start = qs._offset or 0
         stop = None if qs._limit is None else start + qs._limit
         return kept[start:stop]
@@ -692,15 +693,6 @@ class _Savepoint:
             self.session._restore(self._saved)
 
 
-def _stored_view(obj: Document) -> Dict[str, Any]:
-    data = obj.to_wire()
-    for attr, alias in (("id", "_id"), ("rev", "_rev")):
-        value = getattr(obj, attr)
-        if value is not None:
-            data[alias] = value
-    return data
-
-
 class Atomic:
     """What ``atomic(db)`` returns: a context manager (``with``/``async with``) and a decorator."""
 
@@ -712,9 +704,7 @@ class Atomic:
     def _database(self) -> Database:
         if self._db is not None:
             return self._db
-        from .database import get_default_database  # database.py is above models
-
-        return get_default_database()
+        return cast("Database", _context.default_database())
 
     def _open(self) -> Any:
         """The nested savepoint of an open session on the database, or a new session."""

@@ -11,6 +11,8 @@ from hypothesis import settings
 from solidb_odm.database import Database, set_default_database
 from solidb_odm.testing import SoliDBServer
 
+from .modes import Mode
+
 # CI replays a fixed set of generated examples so that a green run stays green;
 # local runs explore new ones each time (and remember failures).
 settings.register_profile("ci", derandomize=True, database=None)
@@ -29,3 +31,9 @@ def odm_db(solidb_server: SoliDBServer, solidb_database: str) -> Iterator[Databa
     finally:
         set_default_database(None)
         db.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> Mode:
+    """Run the test body once with blocking calls and once with their awaitable twins."""
+    return Mode(request.param)

@@ -212,7 +212,7 @@ def _render_projection(projection: Tuple[Any, ...], joins: Sequence[Tuple[str, s
     kind = projection[0]
     if kind == "values":
         keys, paths = projection[1], projection[2]
-        items = ", ".join(f'"{k}": {field_text(p)}' for k, p in zip(keys, paths))
+        items = ", ".join(f'"{k}": {field_text(p)}' for k, p in zip(keys, paths, strict=False))
         return "{" + items + "}"
     if kind == "only":
         keep = ", ".join(f'"{names.field_segment(k)}"' for k in projection[1])

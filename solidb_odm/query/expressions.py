@@ -19,6 +19,7 @@ from pydantic_core import to_jsonable_python
 
 from .. import exceptions as exc
 from .. import names
+from .registry import get_lookup, has_lookup
 
 PathSegment = Union[str, int]
 Path = Tuple[PathSegment, ...]
@@ -411,16 +412,12 @@ class Lookup(Predicate):
     __slots__ = ("lhs", "name", "value")
 
     def __init__(self, name: str, lhs: Expression, value: Any) -> None:
-        from .lookups import get_lookup
-
         get_lookup(name)  # unknown names fail at construction, not at compile time
         self.name = name
         self.lhs = lhs
         self.value = value
 
     def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
-        from .lookups import get_lookup
-
         return get_lookup(self.name).shape(self, builder)
 
     def fields(self) -> Iterator[Path]:
@@ -505,8 +502,6 @@ def as_predicate(value: Any) -> Predicate:
 
 def lookup_from_kwarg(key: str, value: Any) -> Predicate:
     """``age__gt=25`` -> ``Lookup("gt", F("age"), 25)``; ``tags__len__gt=2`` uses a transform."""
-    from .lookups import has_lookup
-
     if not isinstance(key, str) or not key:
         raise exc.InvalidNameError(f"invalid lookup {key!r}")
     parts = key.split(LOOKUP_SEP)

@@ -21,44 +21,21 @@ Third parties add lookups with :func:`register_lookup`.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, List, Tuple, Type
+from typing import Any, Callable, Dict, List, Tuple
 
 from .. import exceptions as exc
 from .expressions import Expression, Lookup, ShapeBuilder, kind, to_wire
+from .registry import get_lookup, has_lookup, register_lookup, registered_lookups
+
+__all__ = ["BaseLookup", "get_lookup", "has_lookup", "register_lookup", "registered_lookups"]
 
 Shape = Tuple[Any, ...]
 Render = Callable[[str], str]
-
-_REGISTRY: Dict[str, BaseLookup] = {}
 
 _GUARDS = {"num": "IS_NUMBER", "bignum": "IS_NUMBER", "str": "IS_STRING", "bool": "IS_BOOL",
            "list": "IS_ARRAY", "obj": "IS_OBJECT"}
 
 
-def register_lookup(cls: Type[BaseLookup]) -> Type[BaseLookup]:
-    """Class decorator: make a lookup usable as ``field__<name>=value``."""
-    instance = cls()
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", instance.name) or "__" in instance.name:
-        raise exc.ValidationError(f"invalid lookup name {instance.name!r}")
-    _REGISTRY[instance.name] = instance
-    return cls
-
-
-def get_lookup(name: str) -> BaseLookup:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise exc.ValidationError(
-            f"unknown lookup {name!r}; known: {', '.join(sorted(_REGISTRY))}"
-        ) from None
-
-
-def has_lookup(name: str) -> bool:
-    return name in _REGISTRY
-
-
-def registered_lookups() -> Tuple[str, ...]:
-    return tuple(sorted(_REGISTRY))
 
 
 # -- Python-side helpers -----------------------------------------------------
@@ -70,7 +47,7 @@ def json_equal(a: Any, b: Any) -> bool:
     if ka != kb:
         return False
     if ka == "list":
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=False))
     if ka == "obj":
         return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
     if ka == "num":

@@ -7,6 +7,7 @@ a single item, or asked explicitly (``get``, ``exists``, ``update`` ...).
 
 from __future__ import annotations
 
+import os
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -27,8 +28,11 @@ from typing import (
     overload,
 )
 
+from pydantic import ValidationError as PydanticValidationError
+
 from .. import _context
 from .. import exceptions as exc
+from .._state import OdmState, attach_state, local_id, state_of
 from ..ops import Op
 from .aggregates import Aggregate
 from .compiler import (
@@ -40,6 +44,7 @@ from .compiler import (
     compile_select,
     compile_update,
 )
+from .evaluator import eval_expr, read_path
 from .expressions import (
     Everything,
     Expression,
@@ -50,6 +55,7 @@ from .expressions import (
     ShapeBuilder,
     lookups_to_predicate,
     split_path,
+    to_wire,
 )
 
 if TYPE_CHECKING:
@@ -267,8 +273,6 @@ class QuerySet(Generic[D]):
         max_depth: int = 1,
     ) -> QuerySet[D]:
         """Documents of this model reachable from ``start`` over ``edge`` (composes with filters)."""
-        from ..models import local_id
-
         start_id = local_id(start) if isinstance(start, str) else start.ref
         if not start_id:
             raise exc.ValidationError("traversal start needs a saved document or an id")
@@ -389,7 +393,6 @@ class QuerySet(Generic[D]):
 
     def _hydrate(self, rows: List[Any]) -> List[Any]:
         """Rows as model instances (or values), without prefetching."""
-        from ..models import state_of
         kind = self._projection[0]
         if kind == "values":
             keys = self._values_keys
@@ -421,8 +424,6 @@ class QuerySet(Generic[D]):
         return out
 
     def _prefetch_op(self, objs: List[Any]) -> Op[None]:
-        from ..models import local_id, state_of
-
         db = self.db
         refs = self.model.references()
         for name in self._prefetch_related:
@@ -442,11 +443,9 @@ class QuerySet(Generic[D]):
         """Apply values()/values_list()/distinct to objects the session produced."""
         if self._projection[0] != "values":
             return objs
-        from ..session import _stored_view
-        from .evaluator import read_path
 
         paths = self._projection[2]
-        rows = [{f"v{i}": read_path(_stored_view(o), p) for i, p in enumerate(paths)}
+        rows = [{f"v{i}": read_path(o.stored_view(), p) for i, p in enumerate(paths)}
                 for o in objs]
         out = self._hydrate(rows)
         if self._distinct:
@@ -829,12 +828,9 @@ class QuerySet(Generic[D]):
         Every matching object is loaded into the session and changed there;
         the writes are staged at the next flush, atomically with the rest.
         """
-        from ..session import _stored_view
-        from .evaluator import eval_expr
-
         objs = yield from self._fetch_op()
         for obj in objs:
-            view = _stored_view(obj)
+            view = obj.stored_view()
             for name, value in fields.items():
                 if isinstance(value, Expression):
                     builder = ShapeBuilder(self.model.wire_path)
@@ -881,10 +877,6 @@ class QuerySet(Generic[D]):
         return cast(List[D], await self.db.arun(self._bulk_create_op(list(objs), batch_size)))
 
     def _bulk_create_op(self, items: List[D], batch_size: Optional[int]) -> Op[List[D]]:
-        import os
-
-        from ..models import OdmState, _attach
-
         if batch_size is not None and batch_size < 1:
             raise exc.ValidationError("batch_size must be at least 1")
         db = self.db
@@ -905,7 +897,7 @@ class QuerySet(Generic[D]):
             doc_id = f"{db.name}:{collection}/{doc['_key']}"
             setattr_(obj, "id", doc_id)
             setattr_(obj, "rev", None)  # the bulk command answers only a count
-            _attach(obj, OdmState(db, {**doc, "_id": doc_id}))
+            attach_state(obj, OdmState(db, {**doc, "_id": doc_id}))
         return items
 
     def get_or_create(self, defaults: Optional[Mapping[str, Any]] = None,
@@ -990,8 +982,6 @@ class Manager(QuerySet[D]):
 
 def _check_field_value(model: Type[Document], name: str, value: Any) -> None:
     """Validate one field value against the model, as assignment would."""
-    from pydantic import ValidationError as PydanticValidationError
-
     try:
         model.__pydantic_validator__.validate_assignment(
             model.model_construct(), name, value
@@ -1001,6 +991,4 @@ def _check_field_value(model: Type[Document], name: str, value: Any) -> None:
 
 
 def _dump_field(model: Type[Document], name: str, value: Any) -> Any:
-    from .expressions import to_wire
-
     return to_wire(value)

@@ -1,0 +1,109 @@
+"""Per-instance ODM state, the model registry and document ids: the floor every layer stands on.
+
+Kept below models, queries and sessions so that each of them can read and
+change an instance's state without importing the others.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, FrozenSet, Optional
+
+from pydantic import BaseModel
+
+from . import exceptions as exc
+
+_MODELS: Dict[str, type] = {}
+
+
+class OdmState:
+    """What the ODM knows about one instance, kept out of the model's fields.
+
+    Stored in pydantic's private-attribute dict, created on first use: declared
+    private attributes would cost every instance an initialisation step.
+    """
+
+    __slots__ = ("db", "deleted", "loaded", "related", "session", "snapshot")
+
+    def __init__(
+        self,
+        db: Any = None,
+        snapshot: Optional[Dict[str, Any]] = None,
+        loaded: Optional[FrozenSet[str]] = None,
+    ) -> None:
+        #: the Database the instance was loaded from or saved to
+        self.db = db
+        #: the stored document as last loaded or saved (None: never saved)
+        self.snapshot = snapshot
+        #: stored names loaded by only(); None when the whole document was loaded
+        self.loaded = loaded
+        self.related: Dict[str, Any] = {}
+        #: the Session that tracks the instance, if any
+        self.session: Any = None
+        self.deleted = False
+
+
+def state_of(obj: BaseModel) -> OdmState:
+    """The ODM state of a model instance (created on first use)."""
+    private = obj.__pydantic_private__
+    if private is None:
+        state = OdmState()
+        object.__setattr__(obj, "__pydantic_private__", {"_odm": state})
+        return state
+    found: Optional[OdmState] = private.get("_odm")
+    if found is None:
+        found = private["_odm"] = OdmState()
+    return found
+
+
+def attach_state(obj: BaseModel, state: OdmState) -> None:
+    """Give ``obj`` this state (replacing any it had)."""
+    private = obj.__pydantic_private__
+    if private is None:
+        object.__setattr__(obj, "__pydantic_private__", {"_odm": state})
+    else:
+        private["_odm"] = state
+
+
+# -- the model registry ----------------------------------------------------------
+
+
+def register_model(name: str, cls: type) -> None:
+    _MODELS[name] = cls
+
+
+def model_by_name(name: str) -> Any:
+    """A model class by its class name (for ``Reference("User")``)."""
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise exc.ValidationError(f"no Document model named {name!r} is defined") from None
+
+
+def is_document(value: Any) -> bool:
+    """True for instances of ``Document`` models (which set ``__odm_model__``)."""
+    return bool(getattr(type(value), "__odm_model__", False))
+
+
+# -- ids -------------------------------------------------------------------------------
+
+
+def local_id(doc_id: str) -> str:
+    """``"mydb:users/k"`` -> ``"users/k"``.
+
+    The server reports ``_id`` with its database, but edges and DOCUMENT()
+    lookups within a database use the collection-relative form: graph
+    traversals only follow edges whose ``_from``/``_to`` have no database.
+    """
+    head, sep, tail = doc_id.partition(":")
+    return tail if sep and "/" not in head else doc_id
+
+
+def as_id(value: Any) -> Any:
+    """A saved Document (or an id) as the id that edges and references store."""
+    if is_document(value):
+        if value.key is None or not value.is_persistent:
+            raise exc.ValidationError("a document must be saved before something can point at it")
+        return f"{type(value).collection_name()}/{value.key}"
+    if isinstance(value, str):
+        return local_id(value)
+    return value
