@@ -361,7 +361,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
             return current
         return {k: v for k, v in current.items() if k not in snapshot or snapshot[k] != v}
 
-    def _remember(self, stored: Mapping[str, Any], db: Optional[Database]) -> None:
+    def remember_stored(self, stored: Mapping[str, Any], db: Optional[Database]) -> None:
         """Take the stored document the server answered with as the saved state.
 
         The server answers inserts and updates with the whole stored document,
@@ -469,7 +469,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
             if not changes:
                 return self
             stored = yield from db.ops.update_returning(db.name, collection, self.key, changes)
-            self._remember(stored, db)
+            self.remember_stored(stored, db)
             return self
         document = self.to_wire()
         try:
@@ -479,7 +479,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
                 raise
             document.pop("_key", None)
             stored = yield from db.ops.replace(db.name, collection, self.key, document)
-        self._remember(stored, db)
+        self.remember_stored(stored, db)
         return self
 
     def insert(self, using: Optional[Database] = None) -> Self:
@@ -494,7 +494,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     def _insert_op(self, db: Database) -> Op[Self]:
         stored = yield from db.ops.insert(db.name, type(self).collection_name(), self.to_wire())
-        self._remember(stored, db)
+        self.remember_stored(stored, db)
         return self
 
     def update(self, using: Optional[Database] = None, *,
@@ -531,7 +531,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         stored = yield from db.ops.update_returning(
             db.name, type(self).collection_name(), self.key, changes
         )
-        self._remember(stored, db)
+        self.remember_stored(stored, db)
         return self
 
     def delete(self, using: Optional[Database] = None, *,
@@ -559,14 +559,14 @@ class Document(BaseModel, metaclass=DocumentMeta):
     def refresh(self, using: Optional[Database] = None) -> Self:
         """Reload every field from the server."""
         db = self._db(using)
-        return db.run(self._refresh_op(db))
+        return db.run(self.refresh_op(db))
 
     async def arefresh(self, using: Optional[Database] = None) -> Self:
         """:meth:`refresh`, awaitable."""
         db = self._db(using)
-        return await db.arun(self._refresh_op(db))
+        return await db.arun(self.refresh_op(db))
 
-    def _refresh_op(self, db: Database) -> Op[Self]:
+    def refresh_op(self, db: Database) -> Op[Self]:
         if self.key is None:
             raise exc.ValidationError("refresh() needs a saved document (it has no key)")
         stored = yield from db.ops.get(db.name, type(self).collection_name(), self.key)

@@ -244,7 +244,7 @@ class Session:
             return None
         return (type(obj).collection_name(), obj.key)
 
-    def _adopt(self, obj: D) -> D:
+    def adopt(self, obj: D) -> D:
         """Register a freshly loaded object; an object already tracked wins."""
         ident = self._identity_of(obj)
         if ident is None:
@@ -262,14 +262,14 @@ class Session:
     def get(self, model: Type[D], key: str) -> Optional[D]:
         """The document with this key (one object per key in this session), or None."""
         self._check_open()
-        return self.run(self._get_op(model, key))
+        return self.run(self.get_op(model, key))
 
     async def aget(self, model: Type[D], key: str) -> Optional[D]:
         """:meth:`get`, awaitable."""
         self._check_open()
-        return await self.arun(self._get_op(model, key))
+        return await self.arun(self.get_op(model, key))
 
-    def _get_op(self, model: Type[D], key: str) -> Op[Optional[D]]:
+    def get_op(self, model: Type[D], key: str) -> Op[Optional[D]]:
         ident = (model.collection_name(), key)
         if ident in self._deleted or ident in self._staged_deletes:
             return None
@@ -283,7 +283,7 @@ class Session:
             row = yield from self.db.ops.get(self.db.name, model.collection_name(), key)
         except exc.NotFoundError:
             return None
-        return self._adopt(model.from_wire(row, self.db))
+        return self.adopt(model.from_wire(row, self.db))
 
     def add(self, obj: Document) -> None:
         """Track ``obj``: a new one is inserted at the next flush."""
@@ -343,7 +343,7 @@ class Session:
         await self.arun(self._refresh_op(obj))
 
     def _refresh_op(self, obj: Document) -> Op[None]:
-        yield from obj._refresh_op(self.db)
+        yield from obj.refresh_op(self.db)
         ident = self._identity_of(obj)
         if ident is not None:
             self._base_rev[ident] = obj.rev
@@ -379,11 +379,9 @@ class Session:
     def query(self, model: Type[D]) -> QuerySet[D]:
         """A QuerySet whose results come through this session (and see its changes)."""
         self._check_open()
-        qs: QuerySet[D] = model.objects.using(self.db)
-        qs._session = self
-        return qs
+        return model.objects.using(self.db).with_session(self)
 
-    def _touches(self, model: Type[Document]) -> bool:
+    def touches(self, model: Type[Document]) -> bool:
         """Does the session hold changes the server's reads cannot see yet?"""
         name = model.collection_name()
         if any(isinstance(o, model) for o in self._new.values()):
@@ -396,24 +394,18 @@ class Session:
             for ident, obj in self._identity.items()
         )
 
-    def _overlay_op(self, qs: QuerySet[Any]) -> Op[List[Any]]:
+    def overlay_op(self, qs: QuerySet[Any]) -> Op[List[Any]]:
         """Run ``qs`` on committed data, then apply this session's changes in Python."""
         model = qs.model
-        base = qs._clone()
-        base._session = self
-        base._bypass_overlay = True
-        base._offset = base._limit = None
-        base._projection = ("doc",)
-        base._distinct = False
-        base._only = None
-        server_objs = yield from base._fetch_op()
-        matches = matcher(qs._where, model.wire_path) if qs._where else (lambda _d: True)
+        server_objs = yield from qs.committed_documents_op(self)
+        where = qs.where
+        matches = matcher(list(where), model.wire_path) if where else (lambda _d: True)
         seen: Dict[int, Document] = {}
         for obj in server_objs:
             ident = self._identity_of(obj)
             if ident is not None and (ident in self._deleted or ident in self._staged_deletes):
                 continue
-            obj = self._adopt(obj)
+            obj = self.adopt(obj)
             seen[id(obj)] = obj
         candidates: List[Document] = list(seen.values())
         for obj in [*self._identity.values(), *self._new.values(),
@@ -425,10 +417,11 @@ class Session:
                 seen[id(obj)] = obj
                 candidates.append(obj)
         kept = [o for o in candidates if matches(o.stored_view())]
-        if qs._order:
-            kept = order_documents(kept, qs._order, model.wire_path, Document.stored_view)
-        start = qs._offset or 0
-        stop = None if qs._limit is None else start + qs._limit
+        if qs.ordering:
+            kept = order_documents(kept, list(qs.ordering), model.wire_path, Document.stored_view)
+        offset, limit = qs.window
+        start = offset or 0
+        stop = None if limit is None else start + limit
         return kept[start:stop]
 
     # -- writing ---------------------------------------------------------------------
@@ -556,7 +549,7 @@ class Session:
             state_of(obj).deleted = True
             return
         stored = reply.data if isinstance(reply.data, dict) else {}
-        obj._remember(stored, self.db)
+        obj.remember_stored(stored, self.db)
         ident = self._identity_of(obj)
         assert ident is not None
         if action == "insert":

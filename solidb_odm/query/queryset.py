@@ -134,9 +134,46 @@ class QuerySet(Generic[D]):
         if self._bypass_overlay:
             return None
         session = self._active_session()
-        if session is None or not session._touches(self.model):
+        if session is None or not session.touches(self.model):
             return None
-        return cast(Optional[List[Any]], (yield from session._overlay_op(self)))
+        return cast(Optional[List[Any]], (yield from session.overlay_op(self)))
+
+    # -- the seam sessions use ---------------------------------------------------
+
+    def with_session(self, session: Any) -> QuerySet[D]:
+        """This query with results going through ``session`` (its identity map and changes)."""
+        clone = self._clone()
+        clone._session = session
+        return clone
+
+    @property
+    def where(self) -> Tuple[Predicate, ...]:
+        """The filter conditions, all of which a result meets."""
+        return tuple(self._where)
+
+    @property
+    def ordering(self) -> Tuple[OrderBy, ...]:
+        return tuple(self._order)
+
+    @property
+    def window(self) -> Tuple[Optional[int], Optional[int]]:
+        """(offset, limit) of the slice taken, None where none was."""
+        return self._offset, self._limit
+
+    def committed_documents_op(self, session: Any) -> Op[List[Any]]:
+        """Every stored document matching the filters, whole, through ``session``.
+
+        No slice, projection or overlay: the session applies its own changes
+        on top, then filters, orders and slices the result itself.
+        """
+        base = self._clone()
+        base._session = session
+        base._bypass_overlay = True
+        base._offset = base._limit = None
+        base._projection = ("doc",)
+        base._distinct = False
+        base._only = None
+        return (yield from base._fetch_op())
 
     def using(self, db: Database) -> QuerySet[D]:
         """Run this query against another database."""
@@ -420,7 +457,7 @@ class QuerySet(Generic[D]):
                     target = refs[name].target
                     cache[name] = target.from_wire(value, db) if value else None
         if session is not None:
-            out = [session._adopt(obj) for obj in out]
+            out = [session.adopt(obj) for obj in out]
         return out
 
     def _prefetch_op(self, objs: List[Any]) -> Op[None]:
@@ -612,7 +649,7 @@ class QuerySet(Generic[D]):
         """A direct read (the session's object when one is active)."""
         session = self._active_session()
         if session is not None:
-            found = yield from session._get_op(self.model, key)
+            found = yield from session.get_op(self.model, key)
             if found is None:
                 raise exc.DoesNotExist(f"{self.model.__name__} with key {key!r} does not exist")
             return cast(D, found)
@@ -769,7 +806,7 @@ class QuerySet(Generic[D]):
 
     def _refuse_with_pending(self, what: str) -> None:
         session = self._active_session()
-        if session is not None and session._touches(self.model):
+        if session is not None and session.touches(self.model):
             raise exc.SessionError(
                 f"{what} runs on the server, which cannot see this session's uncommitted "
                 f"changes to {self.model.__name__}: commit first"
