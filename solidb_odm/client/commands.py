@@ -15,6 +15,7 @@ from .. import protocol
 from ..ops import AUTO, Command, HttpRequest, Op, call, current_transaction, data, http
 from .facade import AsyncFacade, SyncFacade
 from .http import path as http_path
+from . import routing
 from .routing import ISOLATION_LEVELS
 from .state import ClientState
 
@@ -40,6 +41,18 @@ class ClientOps:
 
     def __init__(self, state: ClientState) -> None:
         self._state = state
+
+    # -- any command -------------------------------------------------------------
+
+    def command(self, cmd: str, **fields: Any) -> Op[protocol.Reply]:
+        """Send any driver command by name (fields set to None are left out); its reply.
+
+        The escape hatch for commands this client has no method for. It runs
+        in the caller's transaction like the methods do, and is sent again on
+        a fresh connection only when the command is known to change nothing.
+        """
+        message = protocol.command(cmd, **fields)
+        return (yield from call(Command(message, routing.retryable(message), AUTO)))
 
     # -- server ----------------------------------------------------------------
 
@@ -329,6 +342,15 @@ class ClientOps:
 class SyncClientMethods(SyncFacade[ClientOps]):
     """Operations for every core method of the low-level client."""
 
+    def command(self, cmd: str, **fields: Any) -> protocol.Reply:
+        """Send any driver command by name (fields set to None are left out); its reply.
+
+        The escape hatch for commands this client has no method for. It runs
+        in the caller's transaction like the methods do, and is sent again on
+        a fresh connection only when the command is known to change nothing.
+        """
+        return self._executor.run(self._ops.command(cmd, **fields))
+
     def ping(self) -> float:
         """Round-trip latency to the server, in milliseconds."""
         return self._executor.run(self._ops.ping())
@@ -557,6 +579,15 @@ class SyncClientMethods(SyncFacade[ClientOps]):
 
 class AsyncClientMethods(AsyncFacade[ClientOps]):
     """Operations for every core method of the low-level client."""
+
+    async def command(self, cmd: str, **fields: Any) -> protocol.Reply:
+        """Send any driver command by name (fields set to None are left out); its reply.
+
+        The escape hatch for commands this client has no method for. It runs
+        in the caller's transaction like the methods do, and is sent again on
+        a fresh connection only when the command is known to change nothing.
+        """
+        return await self._executor.run(self._ops.command(cmd, **fields))
 
     async def ping(self) -> float:
         """Round-trip latency to the server, in milliseconds."""

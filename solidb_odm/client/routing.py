@@ -87,9 +87,9 @@ def route(message: dict[str, Any], retry: bool, tx_id: str | None) -> Route:
     the caller's transaction before asking.
     """
     cmd = message.get("cmd")
+    if cmd == BEGIN_COMMAND:  # a new transaction, nested or not, gets its own connection
+        return Route(Route.BEGIN, message)
     if tx_id is not None:
         return Route(Route.PINNED, in_transaction(message, tx_id), tx_id=tx_id,
                      finishes=cmd in FINISHING_COMMANDS)
-    if cmd == BEGIN_COMMAND:
-        return Route(Route.BEGIN, message)
     return Route(Route.POOLED, message, retry=retry)

@@ -8,6 +8,7 @@ pins down what it really does (and docs/server-behaviour.md cites the test).
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import uuid
 from typing import Any, Dict, List
 
@@ -25,8 +26,8 @@ def unique(prefix: str) -> str:
 
 def make_user(client: Client, username: str, password: str, role: str) -> None:
     """A user with one role: roles given to ``create_user`` are not enforced, ``assign_role`` is."""
-    client._call("create_user", username=username, password=password, roles=[role])
-    client._call("assign_role", username=username, role=role)
+    client.command("create_user", username=username, password=password, roles=[role])
+    client.command("assign_role", username=username, role=role)
 
 
 def keys_of(docs: List[Dict[str, Any]]) -> List[str]:
@@ -110,7 +111,7 @@ def test_wrong_password_for_an_existing_user(
             client.auth("_system", user, "right-password")
             assert "_system" in client.list_databases()
     finally:
-        solidb_client._call("delete_user", username=user)
+        solidb_client.command("delete_user", username=user)
 
 
 def test_roles_given_to_create_user_are_not_granted(
@@ -118,14 +119,14 @@ def test_roles_given_to_create_user_are_not_granted(
 ) -> None:
     """Server fact: ``create_user(roles=...)`` stores the list; only ``assign_role`` grants."""
     user = unique("user")
-    solidb_client._call("create_user", username=user, password="pw", roles=["admin"])
+    solidb_client.command("create_user", username=user, password="pw", roles=["admin"])
     try:
-        assert solidb_client._data("get_user_roles", username=user) == {"roles": []}
+        assert solidb_client.command("get_user_roles", username=user).data == {"roles": []}
         with Client(solidb_server.host, solidb_server.port) as client:
             with pytest.raises(exc.PermissionDeniedError, match="insufficient permissions"):
                 client.auth("_system", user, "pw")
     finally:
-        solidb_client._call("delete_user", username=user)
+        solidb_client.command("delete_user", username=user)
 
 
 def test_auth_against_a_missing_database_is_not_found(solidb_server: SoliDBServer) -> None:
@@ -165,7 +166,7 @@ def test_every_pooled_connection_authenticates(solidb_server: SoliDBServer) -> N
 
 
 def test_auth_with_api_key(solidb_client: Client, solidb_server: SoliDBServer) -> None:
-    created = solidb_client._data("create_api_key", name=unique("key"), permissions=["admin"])
+    created = solidb_client.command("create_api_key", name=unique("key"), permissions=["admin"]).data
     assert created["key"].startswith("sk_")  # not the facts sheet's sdb_<32 hex>
     try:
         with Client(solidb_server.host, solidb_server.port) as client:
@@ -176,9 +177,9 @@ def test_auth_with_api_key(solidb_client: Client, solidb_server: SoliDBServer) -
             with pytest.raises(exc.AuthenticationError, match="Invalid API key"):
                 client.auth_with_api_key("_system", "sk_" + "0" * 64)
     finally:
-        solidb_client._call("delete_api_key", key_id=created["_key"])
+        solidb_client.command("delete_api_key", key_id=created["_key"])
     with pytest.raises(exc.InvalidCommandError, match="at least one role"):
-        solidb_client._call("create_api_key", name=unique("key"), permissions=[])
+        solidb_client.command("create_api_key", name=unique("key"), permissions=[])
 
 
 def test_a_viewer_is_denied_writes(
@@ -196,7 +197,7 @@ def test_a_viewer_is_denied_writes(
             with pytest.raises(exc.PermissionDeniedError):
                 client.create_collection(db, "forbidden")
     finally:
-        solidb_client._call("delete_user", username=user)
+        solidb_client.command("delete_user", username=user)
 
 
 # ---------------------------------------------------------------------------
@@ -261,8 +262,8 @@ def test_collection_lifecycle_with_types(solidb_client: Client, db: str) -> None
 def test_server_lists_collection_names_only(solidb_client: Client, db: str, col: str) -> None:
     """Server facts: the driver lists bare names and hides credential collections;
     ``collection_stats`` carries no type either (so the client asks HTTP)."""
-    assert solidb_client._data("list_collections", database=db) == [col]
-    system = solidb_client._data("list_collections", database="_system")
+    assert solidb_client.command("list_collections", database=db).data == [col]
+    system = solidb_client.command("list_collections", database="_system").data
     assert all(isinstance(name, str) for name in system)
     assert "_config" in system
     assert not {"_admins", "_api_keys", "_env"} & set(system)
@@ -381,25 +382,54 @@ def test_documents_round_trip_json_values(solidb_client: Client, db: str, col: s
     assert {k: got[k] for k in body} == body
 
 
-def test_nan_is_stored_as_null(solidb_client: Client, db: str, col: str) -> None:
-    """Server fact: documents are JSON, so NaN and infinities come back as null."""
-    stored = solidb_client.insert(db, col, {"nan": float("nan"), "inf": float("inf")})
-    got = solidb_client.get(db, col, stored["_key"])
-    assert got["nan"] is None and got["inf"] is None
+def test_nan_and_infinity_are_refused_before_sending(
+    solidb_client: Client, solidb_server: SoliDBServer, db: str, col: str
+) -> None:
+    """The server keeps NaN and infinities as null (checked over a raw socket), so the
+    client refuses them, as values and as bind variables, and sends nothing."""
+    import msgpack
+
+    sock = socket.create_connection((solidb_server.host, solidb_server.port), timeout=10)
+    try:
+        def send(message: Dict[str, Any]) -> Dict[str, Any]:
+            payload = msgpack.packb(message)
+            sock.sendall(protocol.HEADER.pack(len(payload)) + payload)
+            decoder = protocol.FrameDecoder()
+            while (frame := decoder.next_payload()) is None:
+                decoder.feed(sock.recv(65536))
+            return protocol.decode_payload(frame)
+
+        sock.sendall(protocol.MAGIC)
+        send({"cmd": "auth", "database": "_system", "username": solidb_server.username,
+              "password": solidb_server.password})
+        raw = send({"cmd": "insert", "database": db, "collection": col,
+                    "document": {"_key": "raw", "nan": float("nan"), "inf": float("inf")}})
+        assert raw["status"] == "ok"
+    finally:
+        sock.close()
+    got = solidb_client.get(db, col, "raw")
+    assert got["nan"] is None and got["inf"] is None  # the server fact
+
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(exc.ProtocolError, match="NaN or infinity"):
+            solidb_client.insert(db, col, {"x": [1.0, {"y": bad}]})
+        with pytest.raises(exc.ProtocolError, match="NaN or infinity"):
+            solidb_client.query(db, "FOR d IN items FILTER d.x == @v RETURN d", {"v": bad})
+    assert solidb_client.list_page(db, col)[1] == 1  # only the raw document
 
 
 def test_server_stores_a_non_object_document_as_an_empty_one(
     solidb_client: Client, db: str, col: str
 ) -> None:
     """Server fact: ``insert`` of a list succeeds, answers no data and stores {}."""
-    reply = solidb_client._call("insert", database=db, collection=col, document=[1, 2])
+    reply = solidb_client.command("insert", database=db, collection=col, document=[1, 2])
     assert reply.data is None
     [stored] = solidb_client.list(db, col)
     assert {k for k in stored if not k.startswith("_")} == set()
 
 
 def test_datetimes_travel_as_iso_strings(solidb_client: Client, db: str, col: str) -> None:
-    when = dt.datetime(2024, 1, 15, 10, 0, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2024, 1, 15, 10, 0, tzinfo=dt.UTC)
     stored = solidb_client.insert(db, col, {"at": when})
     assert solidb_client.get(db, col, stored["_key"])["at"] == when.isoformat()
 
@@ -472,7 +502,7 @@ def test_update_merge_true_keeps_nulls(solidb_client: Client, db: str, col: str)
 def test_server_update_command_always_merges(solidb_client: Client, db: str, col: str) -> None:
     """Server fact: the raw ``update`` command with merge=false still merges."""
     solidb_client.insert(db, col, {"name": "Bob", "age": 25}, key="m")
-    reply = solidb_client._call(
+    reply = solidb_client.command(
         "update", database=db, collection=col, key="m", document={"name": "Robert"}, merge=False
     )
     assert reply.data["name"] == "Robert"
@@ -654,7 +684,7 @@ def test_list_without_a_limit_uses_the_server_default_of_100(
 ) -> None:
     """Server fact: ``list`` defaults to 100; the client always sends the reference's 50."""
     solidb_client.bulk_insert(db, col, [{"i": i} for i in range(120)])
-    reply = solidb_client._call("list", database=db, collection=col)
+    reply = solidb_client.command("list", database=db, collection=col)
     assert len(reply.data) == 100 and reply.count == 120
 
 
@@ -790,5 +820,5 @@ def test_unknown_command_is_a_protocol_error_and_keeps_the_connection(
     solidb_client: Client,
 ) -> None:
     with pytest.raises(exc.ProtocolError, match="Deserialization"):
-        solidb_client._call("no_such_command")
+        solidb_client.command("no_such_command")
     assert solidb_client.ping() > 0

@@ -126,7 +126,7 @@ def test_server_staged_update_ignores_merge_false(
     inner = protocol.command(
         "update", database=db, collection=col, key="m", document={"name": "Robert"}, merge=False
     )
-    solidb_client._call("transaction_command", tx_id=tx_id, command=inner)
+    solidb_client.command("transaction_command", tx_id=tx_id, command=inner)
     solidb_client.commit_transaction(tx_id)
     got = solidb_client.get(db, col, "m")
     assert got["name"] == "Robert" and got["age"] == 25
@@ -199,7 +199,7 @@ def test_only_document_writes_and_reads_can_be_staged(
     try:
         inner = protocol.command("get", database=db, collection=col, key="k")
         with pytest.raises(exc.TransactionError, match="only Insert, Update, Delete"):
-            solidb_client._call("transaction_command", tx_id=tx_id, command=inner)
+            solidb_client.command("transaction_command", tx_id=tx_id, command=inner)
     finally:
         solidb_client.rollback_transaction(tx_id)
 
@@ -211,9 +211,9 @@ def test_unknown_transaction_id_raises_transaction_error(solidb_client: Client) 
         solidb_client.rollback_transaction("tx:0")
     # The server says the same when asked directly.
     with pytest.raises(exc.TransactionError, match="Transaction not found"):
-        solidb_client._call("commit_transaction", tx_id="tx:0")
+        solidb_client.command("commit_transaction", tx_id="tx:0")
     with pytest.raises(exc.TransactionError, match="Transaction not found"):
-        solidb_client._call("rollback_transaction", tx_id="tx:0")
+        solidb_client.command("rollback_transaction", tx_id="tx:0")
 
 
 def test_a_finished_transaction_cannot_be_finished_again(
@@ -235,7 +235,7 @@ def test_transaction_ids_are_bound_to_their_connection(
     other = solidb_server.client()
     try:
         with pytest.raises(exc.TransactionError, match="Transaction not found"):
-            other._call("commit_transaction", tx_id=tx_id)
+            other.command("commit_transaction", tx_id=tx_id)
     finally:
         other.close()
         solidb_client.rollback_transaction(tx_id)
@@ -266,7 +266,7 @@ def test_unknown_isolation_level_is_refused(solidb_client: Client, db: str) -> N
 def test_server_refuses_read_uncommitted_by_name(solidb_client: Client, db: str) -> None:
     """Server fact: the wire only knows three levels; the client maps the fourth."""
     with pytest.raises(exc.ProtocolError, match="Deserialization"):
-        solidb_client._call("begin_transaction", database=db, isolation_level="read_uncommitted")
+        solidb_client.command("begin_transaction", database=db, isolation_level="read_uncommitted")
 
 
 def test_begin_on_missing_database_raises_not_found(solidb_client: Client) -> None:
