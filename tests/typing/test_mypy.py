@@ -15,7 +15,7 @@ def run_mypy(target: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MYPYPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull,
-         "--python-version", "3.10", target],
+         "--python-version", "3.11", target],
         cwd=HERE, capture_output=True, text=True, timeout=300, env=env,
     )
 
