@@ -1,13 +1,20 @@
-"""connect(): URL and keyword forms, database creation, default database, schema sync."""
+"""connect() and aconnect(): URL and keyword forms, database creation, default database, schema sync.
+
+The tests that talk to the server run in both modes (``mode``, see
+``tests/modes.py``): ``connect(...)`` or ``await aconnect(...)``, and so on.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from solidb_odm import Document, connect, get_default_database
+import solidb_odm
+from solidb_odm import AsyncClient, Client, Document, get_default_database
 from solidb_odm import exceptions as exc
 from solidb_odm.database import parse_url, set_default_database
 from solidb_odm.testing import SoliDBServer
+
+from ..modes import Mode
 
 
 class Gadget(Document):
@@ -29,43 +36,48 @@ def test_parse_url() -> None:
         parse_url("solidb://x/db?bogus=1")
 
 
-def test_connect_url_creates_database_and_becomes_default(solidb_server: SoliDBServer) -> None:
-    db = connect(solidb_server.url + "/connect_url_db")
+async def test_connect_url_creates_database_and_becomes_default(mode: Mode,
+                                                                 solidb_server: SoliDBServer) -> None:
+    db = await mode(solidb_odm, "connect", solidb_server.url + "/connect_url_db")
     try:
         assert get_default_database() is db
+        # built on the client of its mode; the other one is made on demand, same identity
+        assert isinstance(db._origin, AsyncClient if mode.is_async else Client)
         assert "connect_url_db" in db.client.list_databases()
-        db.register(Gadget).sync()
-        Gadget(name="phone", price=3).save()
-        assert Gadget.objects.count() == 1
+        await mode(db.register(Gadget), "sync")
+        await mode(Gadget(name="phone", price=3), "save")
+        assert await mode(Gadget.objects, "count") == 1
     finally:
         db.client.delete_database("connect_url_db")
-        db.close()
+        await mode(db, "close")
         set_default_database(None)
 
 
-def test_connect_keywords_without_default(solidb_server: SoliDBServer) -> None:
-    db = connect(host=solidb_server.host, port=solidb_server.port, username="admin",
-                 password=solidb_server.password, database="_system", default=False)
+async def test_connect_keywords_without_default(mode: Mode, solidb_server: SoliDBServer) -> None:
+    db = await mode(solidb_odm, "connect", host=solidb_server.host, port=solidb_server.port,
+                    username="admin", password=solidb_server.password, database="_system",
+                    default=False)
     try:
         with pytest.raises(exc.SoliDBError):
             get_default_database()
         assert db.name == "_system"
     finally:
-        db.close()
+        await mode(db, "close")
 
 
-def test_connect_bad_password_is_an_authentication_error(solidb_server: SoliDBServer) -> None:
+async def test_connect_bad_password_is_an_authentication_error(mode: Mode,
+                                                                solidb_server: SoliDBServer) -> None:
     with pytest.raises(exc.AuthenticationError):
-        connect(host=solidb_server.host, port=solidb_server.port, username="nobody-here",
-                password="wrong", database="x", default=False)
+        await mode(solidb_odm, "connect", host=solidb_server.host, port=solidb_server.port,
+                   username="nobody-here", password="wrong", database="x", default=False)
 
 
-def test_sync_schema_makes_the_server_refuse_invalid_documents(odm_db) -> None:
+async def test_sync_schema_makes_the_server_refuse_invalid_documents(mode: Mode, odm_db) -> None:
     odm_db.register(Gadget)
-    created = odm_db.sync(schema=True)
+    created = await mode(odm_db, "sync", schema=True)
     assert created["schemas"] == ["gadgets"]
-    Gadget(name="ok", price=1).save()
+    await mode(Gadget(name="ok", price=1), "save")
     with pytest.raises(exc.SchemaValidationError):
         odm_db.client.insert(odm_db.name, "gadgets", {"name": "bad", "price": "not a number"})
     odm_db.client.insert(odm_db.name, "gadgets", {"name": "extra", "price": 2, "colour": "red"})
-    assert Gadget.objects.count() == 2
+    assert await mode(Gadget.objects, "count") == 2
