@@ -393,10 +393,6 @@ class QuerySet(Generic[D]):
             start, stop = item.start or 0, item.stop
             if start < 0 or (stop is not None and stop < 0):
                 raise exc.ValidationError("negative indexing is not supported")
-            if self._result_cache is not None:
-                clone = self._clone()
-                clone._result_cache = self._result_cache[item]
-                return clone
             clone = self._clone()
             base = clone._offset or 0
             new_offset = base + start
@@ -408,6 +404,10 @@ class QuerySet(Generic[D]):
                 new_limit = None if clone._limit is None else max(clone._limit - start, 0)
             clone._offset = new_offset or None
             clone._limit = new_limit
+            if self._result_cache is not None:
+                # the slice of what was fetched, on a query that is sliced too:
+                # terminals that run a query (first(), get() ...) see the slice
+                clone._result_cache = self._result_cache[item]
             return clone
         if not isinstance(item, int):
             raise TypeError("QuerySet indices must be integers or slices")
