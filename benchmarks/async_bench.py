@@ -8,7 +8,8 @@ variant gets a share of every stretch of time):
 - 16 threads sharing one ``Client`` (pool of 16);
 - ``get`` from 100 concurrent asyncio tasks on one ``AsyncClient`` (pools of
   4 and of 16 connections), in batches of 1,000;
-- sequential ``await get`` on one ``AsyncClient`` (one operation's cost).
+- sequential ``await get`` on one ``AsyncClient`` (one operation's cost);
+- the async variants again on uvloop's event loop, when it is installed.
 
 It prints each rate and its ratio to the sequential baseline, and the
 latency of one async operation against one blocking one. With ``--pin``
@@ -29,6 +30,11 @@ from collections.abc import Callable
 
 from solidb_odm import AsyncClient, Client
 from solidb_odm.testing import SoliDBServer
+
+try:  # optional: measured too when installed (pip install solidb-odm[uvloop])
+    import uvloop
+except ImportError:  # pragma: no cover
+    uvloop = None
 
 DB = "bench"
 KEYS = [f"k{i:04d}" for i in range(1000)]
@@ -51,15 +57,21 @@ class Variant:
         self.run_slice = run_slice
         self.ops = 0
         self.elapsed = 0.0
+        self.cpu = 0.0
 
     def measure(self, seconds: float) -> None:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         self.ops += self.run_slice(seconds)
         self.elapsed += time.perf_counter() - started
+        self.cpu += time.process_time() - cpu
 
     @property
     def rate(self) -> float:
         return self.ops / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def cpu_per_op(self) -> float:
+        return self.cpu / self.ops * 1e6 if self.ops else 0.0
 
 
 def sequential_sync(client: Client) -> Callable[[float], int]:
@@ -147,43 +159,54 @@ def main() -> int:
         admin.create_collection(DB, "seed")
         admin.bulk_insert(DB, "seed", [{"_key": k, "i": i, "name": f"n{i}"}
                                        for i, k in enumerate(KEYS)])
-        loop = asyncio.new_event_loop()
-        aclients = []
+        loops = {"asyncio": asyncio.new_event_loop()}
+        if uvloop is not None:
+            loops["uvloop"] = uvloop.new_event_loop()
+        aclients: list[tuple[asyncio.AbstractEventLoop, AsyncClient]] = []
         try:
             variants = [
                 Variant("sequential sync get (baseline)", sequential_sync(admin)),
                 Variant("16 threads, one Client (pool 16)", threaded_sync(admin, 16)),
             ]
-            for pool_size in (4, 16):
-                aclient = AsyncClient(server.host, server.port, pool_size=pool_size)
-                loop.run_until_complete(aclient.auth("_system", server.username, server.password))
-                aclients.append(aclient)
-                variants.append(Variant(
-                    f"100 asyncio tasks, one AsyncClient (pool {pool_size})",
-                    concurrent_async(loop, aclient, 100, args.batch)))
-            variants.append(Variant("sequential async get", sequential_async(loop, aclients[0])))
+            for loop_name, loop in loops.items():
+                for pool_size in (4, 16):
+                    aclient = AsyncClient(server.host, server.port, pool_size=pool_size)
+                    loop.run_until_complete(
+                        aclient.auth("_system", server.username, server.password))
+                    aclients.append((loop, aclient))
+                    variants.append(Variant(
+                        f"100 tasks, one AsyncClient (pool {pool_size}, {loop_name})",
+                        concurrent_async(loop, aclient, 100, args.batch)))
+                variants.append(Variant(f"sequential async get ({loop_name})",
+                                        sequential_async(loop, aclients[-2][1])))
             for variant in variants:  # warm-up, not counted
                 variant.run_slice(0.0)
             for _ in range(args.rounds):
                 for variant in variants:
                     variant.measure(args.seconds / args.rounds)
         finally:
-            for aclient in aclients:
+            for loop, aclient in aclients:
                 loop.run_until_complete(aclient.close())
-            loop.close()
+            for loop in loops.values():
+                loop.close()
             admin.close()
 
     base = variants[0].rate
     print(f"\nasync_bench ({placement}; {args.rounds} interleaved slices, "
           f"{args.seconds:g}s per variant)\n")
-    print(f"| {'variant':<48} | {'gets/s':>9} | {'x sequential sync':>17} |")
-    print(f"|{'-' * 50}|{'-' * 10}:|{'-' * 18}:|")
+    print(f"| {'variant':<52} | {'gets/s':>9} | {'x sequential sync':>17} | {'client CPU µs/get':>17} |")
+    print(f"|{'-' * 54}|{'-' * 10}:|{'-' * 18}:|{'-' * 18}:|")
     for variant in variants:
-        print(f"| {variant.name:<48} | {variant.rate:>9,.0f} | {variant.rate / base:>17.2f} |")
+        print(f"| {variant.name:<52} | {variant.rate:>9,.0f} | {variant.rate / base:>17.2f} "
+              f"| {variant.cpu_per_op:>17.1f} |")
     sync_us = 1e6 / base
-    async_us = 1e6 / variants[-1].rate
-    print(f"\none operation: sync {sync_us:.1f} µs, async {async_us:.1f} µs, "
-          f"async/sync {async_us / sync_us:.2f}")
+    for variant in variants:
+        if variant.name.startswith("sequential async"):
+            async_us = 1e6 / variant.rate
+            print(f"one operation, {variant.name}: {async_us:.1f} µs against sync {sync_us:.1f} µs, "
+                  f"async/sync {async_us / sync_us:.2f}")
+    print("\nclient CPU per get close to the wall time per get means the benchmark process, "
+          "not the server, is the limit")
     return 0
 
 

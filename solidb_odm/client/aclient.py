@@ -72,6 +72,9 @@ class AsyncClient(AsyncClientMethods, AsyncSubclients):
         self._transactions: dict[str, _AsyncTransaction] = {}
         self._subclients: dict[str, Any] = {}
         self._closed = False
+        #: the pool used last, found without a weak-dictionary lookup
+        self._last_loop: asyncio.AbstractEventLoop | None = None
+        self._last_pool: AsyncConnectionPool | None = None
 
     @property
     def host(self) -> str:
@@ -97,6 +100,8 @@ class AsyncClient(AsyncClientMethods, AsyncSubclients):
     def _pool(self) -> AsyncConnectionPool:
         """The pool of the running event loop (created on first use)."""
         loop = asyncio.get_running_loop()
+        if loop is self._last_loop and self._last_pool is not None:
+            return self._last_pool
         pool = self._pools.get(loop)
         if pool is None:
             if self._closed:
@@ -106,6 +111,7 @@ class AsyncClient(AsyncClientMethods, AsyncSubclients):
                 connect_timeout=self.connect_timeout, request_timeout=self.timeout,
                 pool_timeout=self.pool_timeout,
             )
+        self._last_loop, self._last_pool = loop, pool
         return pool
 
     # ------------------------------------------------------------------
@@ -167,10 +173,14 @@ class AsyncClient(AsyncClientMethods, AsyncSubclients):
 
     async def _send_pooled(self, message: dict[str, Any], *, retry: bool) -> protocol.Reply:
         pool = self._pool()
+        # Encoded once, before a connection is taken: an encoding error sends nothing.
+        limit = (protocol.MAX_MESSAGE_SIZE if self._credentials is not None
+                 else protocol.MAX_PREAUTH_MESSAGE_SIZE)
+        frame = protocol.encode_frame(message, limit=limit)
         for attempt in (1, 2):
-            conn = await pool.acquire()
+            conn = pool.try_acquire() or await pool.acquire()
             try:
-                response = await conn.request(message)
+                response = await conn.request_frame(frame)
             except exc.TimeoutError:
                 raise
             except exc.ConnectionError:
@@ -267,6 +277,7 @@ class AsyncClient(AsyncClientMethods, AsyncSubclients):
             except RuntimeError:  # its event loop is already closed
                 pass
         self._pools.clear()
+        self._last_loop = self._last_pool = None
 
     async def __aenter__(self) -> AsyncClient:
         await self.connect()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from .. import exceptions as exc
 from .. import protocol
@@ -29,8 +29,8 @@ class _FrameProtocol(asyncio.Protocol):
         self.failure: BaseException | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Any loop's transport (uvloop's is not an asyncio.Transport subclass).
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.decoder.feed(data)
@@ -62,6 +62,11 @@ class _FrameProtocol(asyncio.Protocol):
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(err)
+
+
+def _expire(waiter: asyncio.Future[bytes]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("the request's deadline passed"))
 
 
 class AsyncConnection:
@@ -140,15 +145,16 @@ class AsyncConnection:
         if not self._magic_sent:
             frame = protocol.MAGIC + frame
             self._magic_sent = True
-        waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bytes] = loop.create_future()
         proto.waiter = waiter
+        # One timer per request (cheaper than an asyncio.timeout() block): at
+        # the deadline the waiter fails with TimeoutError, whatever arrived.
+        timer = None if self.request_timeout is None else loop.call_later(
+            self.request_timeout, _expire, waiter)
         try:
             transport.write(frame)
-            if self.request_timeout is None:
-                payload = await waiter
-            else:
-                async with asyncio.timeout(self.request_timeout):
-                    payload = await waiter
+            payload = await waiter
         except exc.ProtocolError:
             self.broken = True
             self.close()
@@ -160,6 +166,9 @@ class AsyncConnection:
             self.broken = True
             self.close()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
         try:
             return protocol.decode_payload(payload)
         except exc.ProtocolError:

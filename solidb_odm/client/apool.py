@@ -4,12 +4,17 @@ The same rules as the blocking ``ConnectionPool``: one request per
 connection at a time, broken connections dropped, and no connection handed
 out whose credentials are not the client's current ones. Connections belong
 to the event loop that opened them, so ``AsyncClient`` keeps one pool per loop.
+
+Waiting tasks queue in order, and a released connection is handed straight
+to the first of them: with 100 tasks on 4 connections nobody wakes up only to
+find the connection taken.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -46,8 +51,9 @@ class AsyncConnectionPool:
         self._idle: list[AsyncConnection] = []
         self._busy: set[AsyncConnection] = set()
         self._opening = 0
-        self._changed = asyncio.Condition()
-        self._waiting = 0
+        #: tasks waiting for a connection, first come first served; each gets
+        #: a connection, or None for "a slot is free: open one"
+        self._waiters: deque[asyncio.Future[AsyncConnection | None]] = deque()
         self._closed = False
 
     @property
@@ -73,71 +79,112 @@ class AsyncConnectionPool:
         conn.authenticated = True
         conn.credentials = credentials
 
-    async def acquire(self) -> AsyncConnection:
-        # The common case needs no lock: the event loop runs one task at a time.
-        current = self._credentials()
+    def _fits(self, conn: AsyncConnection) -> bool:
+        return conn.credentials is self._credentials() and conn.usable()
+
+    def try_acquire(self) -> AsyncConnection | None:
+        """An idle connection at once, without awaiting (None: call :meth:`acquire`)."""
         idle = self._idle
         while idle and not self._closed:
             conn = idle.pop()
-            if conn.credentials is current and conn.usable():
+            if self._fits(conn):
                 self._busy.add(conn)
                 return conn
             conn.close()
+        return None
+
+    async def acquire(self) -> AsyncConnection:
         deadline = None if self.pool_timeout is None else time.monotonic() + self.pool_timeout
         while True:
             if self._closed:
                 raise exc.ConnectionError("the client is closed")
-            current = self._credentials()
+            idle = self._idle
             while idle:
                 conn = idle.pop()
-                if conn.credentials is current and conn.usable():
+                if self._fits(conn):
                     self._busy.add(conn)
                     return conn
                 conn.close()
-            if self._open < self.size:
-                self._opening += 1
-                try:
-                    conn = await self.open_connection(current)
-                finally:
-                    self._opening -= 1
-                if conn.credentials is self._credentials() and not self._closed:
-                    self._busy.add(conn)
-                    return conn
-                conn.close()  # the identity changed while it was opening
+            if self._open < self.size and not self._waiters:
+                opened = await self._open_one()
+                if opened is not None:
+                    return opened
                 continue
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
+            handed = await self._wait(deadline)
+            if handed is None:
+                continue  # a slot freed up: go round and open one
+            if self._fits(handed):
+                return handed  # already counted as busy by release()
+            self._busy.discard(handed)
+            handed.close()
+
+    async def _open_one(self) -> AsyncConnection | None:
+        self._opening += 1
+        try:
+            conn = await self.open_connection(self._credentials())
+        except BaseException:
+            self._opening -= 1
+            self._wake_one()
+            raise
+        self._opening -= 1
+        if conn.credentials is not self._credentials() or self._closed:
+            conn.close()  # the identity changed while it was opening: never use it
+            self._wake_one()
+            return None
+        self._busy.add(conn)
+        return conn
+
+    async def _wait(self, deadline: float | None) -> AsyncConnection | None:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise exc.TimeoutError(
+                f"no connection free in the pool of {self.size} after {self.pool_timeout}s"
+            )
+        waiter: asyncio.Future[AsyncConnection | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(waiter, remaining)
+        except BaseException as err:
+            if waiter.done() and not waiter.cancelled():
+                handed = waiter.result()  # handed over just as we gave up: pass it on
+                if handed is not None:
+                    self.release(handed)
+                else:
+                    self._wake_one()
+            else:
+                try:
+                    self._waiters.remove(waiter)
+                except ValueError:
+                    pass
+            if isinstance(err, TimeoutError):
                 raise exc.TimeoutError(
                     f"no connection free in the pool of {self.size} after {self.pool_timeout}s"
-                )
-            self._waiting += 1
-            try:
-                async with self._changed:
-                    await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                pass
-            finally:
-                self._waiting -= 1
+                ) from None
+            raise
+
+    def _wake_one(self, conn: AsyncConnection | None = None) -> bool:
+        """Give ``conn`` (or a free slot) to the first task still waiting."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return True
+        return False
 
     def release(self, conn: AsyncConnection) -> None:
-        self._busy.discard(conn)
         conn.pinned = False
         if (conn.broken or conn.closed or self._closed
                 or conn.credentials is not self._credentials()):
+            self._busy.discard(conn)
             conn.close()
-        else:
-            self._idle.append(conn)
-        self._notify()
-
-    def _notify(self) -> None:
-        changed = self._changed
-
-        async def wake() -> None:
-            async with changed:
-                changed.notify_all()
-
-        if self._waiting:  # nobody waits in the common case: skip the task
-            asyncio.get_running_loop().create_task(wake())
+            self._wake_one()
+            return
+        if self._wake_one(conn):
+            return  # stays busy: it now belongs to the task that waited
+        self._busy.discard(conn)
+        self._idle.append(conn)
 
     async def retire_stale(self, credentials: Credentials, first: AsyncConnection | None) -> None:
         """Close connections of other identities; wait for busy ones (not pinned) to finish."""
@@ -146,10 +193,11 @@ class AsyncConnectionPool:
         self._idle.clear()
         if first is not None:
             if not self._closed and self._open < self.size:
-                self._idle.append(first)
+                first.pinned = False
+                self._busy.add(first)
+                self.release(first)
             else:
                 first.close()
-        self._notify()
         deadline = None if self.pool_timeout is None else time.monotonic() + self.pool_timeout
         while any(c.credentials is not credentials and not c.pinned for c in self._busy):
             if deadline is not None and time.monotonic() > deadline:
@@ -164,4 +212,7 @@ class AsyncConnectionPool:
         for conn in self._idle:
             conn.close()
         self._idle.clear()
-        self._notify()
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # they see the pool closed and raise

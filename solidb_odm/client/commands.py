@@ -13,9 +13,9 @@ from typing import Any, List
 from .. import exceptions as exc
 from .. import protocol
 from ..ops import AUTO, Command, HttpRequest, Op, call, current_transaction, data, http
+from . import routing
 from .facade import AsyncFacade, SyncFacade
 from .http import path as http_path
-from . import routing
 from .routing import ISOLATION_LEVELS
 from .state import ClientState
 

@@ -137,7 +137,14 @@ class Connection:
         ``recv()``: a peer that drips bytes cannot hold the caller longer.
         """
         size = 1 << 16  # small answers arrive in one read
-        adjusted = False  # the first recv runs on the socket's own timeout
+        adjusted = False  # the first recv runs on the socket's own timeout ...
+        if deadline is not None and self.request_timeout is not None:
+            remaining = deadline - time.monotonic()
+            if remaining < self.request_timeout - 0.001:  # ... unless sending used some of it
+                if remaining <= 0:
+                    raise TimeoutError("the request's deadline passed while sending")
+                sock.settimeout(remaining)
+                adjusted = True
         try:
             while True:
                 chunk = sock.recv(size)
