@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -44,26 +44,43 @@ def reader_role(admin: Client, solidb_database: str) -> Iterator[str]:
     admin.roles.delete(name)
 
 
-def connect(server: SoliDBServer, database: str, username: str, password: str) -> Client:
-    """A brand-new connection, so the server evaluates the rights afresh."""
-    client = Client(server.host, server.port)
-    try:
-        client.auth(database, username, password)
-    except BaseException:
-        client.close()
-        raise
-    return client
+#: ``connect(database, username, password)`` and ``key_connect(database, key)``
+Connect = Callable[[str, str, str], Client]
+KeyConnect = Callable[[str, str], Client]
 
 
-def key_connect(server: SoliDBServer, database: str, key: str) -> Client:
-    """A brand-new connection authenticated with an API key."""
-    client = Client(server.host, server.port)
-    try:
-        client.auth_with_api_key(database, key)
-    except BaseException:
-        client.close()
-        raise
-    return client
+@pytest.fixture
+def connect(solidb_server: SoliDBServer, new_client: Callable[..., Client]) -> Connect:
+    """``connect(database, username, password)``: a new client of the test's mode."""
+
+    def open_as(database: str, username: str, password: str) -> Client:
+        """A brand-new connection, so the server evaluates the rights afresh."""
+        client = new_client(solidb_server.host, solidb_server.port)
+        try:
+            client.auth(database, username, password)
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    return open_as
+
+
+@pytest.fixture
+def key_connect(solidb_server: SoliDBServer, new_client: Callable[..., Client]) -> KeyConnect:
+    """``key_connect(database, key)``: a new client of the test's mode, with an API key."""
+
+    def open_with(database: str, key: str) -> Client:
+        """A brand-new connection authenticated with an API key."""
+        client = new_client(solidb_server.host, solidb_server.port)
+        try:
+            client.auth_with_api_key(database, key)
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    return open_with
 
 
 def count(admin: Client, database: str) -> int:
@@ -76,14 +93,14 @@ def count(admin: Client, database: str) -> int:
 
 
 def test_read_only_role_reads_is_refused_writes_and_loses_the_right_on_revoke(
-    solidb_server: SoliDBServer, admin: Client, solidb_database: str, reader_role: str
+    connect: Connect, admin: Client, solidb_database: str, reader_role: str
 ) -> None:
     db = solidb_database
     user = unique("ro")
     created = admin.users.create(user, PASSWORD, roles=[reader_role])
     assert created["roles"] == [reader_role]
     try:
-        with connect(solidb_server, db, user, PASSWORD) as client:
+        with connect(db, user, PASSWORD) as client:
             assert client.get(db, "docs", "a")["n"] == 1
             assert [d["_key"] for d in client.query(db, "FOR d IN docs RETURN d")] == ["a"]
             with pytest.raises(exc.PermissionDeniedError):
@@ -101,25 +118,25 @@ def test_read_only_role_reads_is_refused_writes_and_loses_the_right_on_revoke(
             admin.users.revoke_role(user, reader_role)
         # A new connection is checked at once (an open session within 60 s).
         with pytest.raises(exc.PermissionDeniedError):
-            connect(solidb_server, db, user, PASSWORD).close()
+            connect(db, user, PASSWORD).close()
     finally:
         admin.users.delete(user)
 
 
 def test_a_database_limited_role_does_not_reach_other_databases(
-    solidb_server: SoliDBServer, admin: Client, solidb_database: str, reader_role: str
+    connect: Connect, admin: Client, solidb_database: str, reader_role: str
 ) -> None:
     user = unique("scoped")
     admin.users.create(user, PASSWORD, roles=[reader_role])
     try:
         with pytest.raises(exc.PermissionDeniedError):
-            connect(solidb_server, "_system", user, PASSWORD).close()
+            connect("_system", user, PASSWORD).close()
     finally:
         admin.users.delete(user)
 
 
 def test_roles_round_trip_and_an_update_changes_what_holders_may_do(
-    solidb_server: SoliDBServer, admin: Client, solidb_database: str, reader_role: str
+    connect: Connect, admin: Client, solidb_database: str, reader_role: str
 ) -> None:
     db = solidb_database
     role = admin.roles.get(reader_role)
@@ -145,7 +162,7 @@ def test_roles_round_trip_and_an_update_changes_what_holders_may_do(
         ])
         assert [p["action"] for p in updated["permissions"]] == ["read", "write"]
         assert admin.roles.get(reader_role)["permissions"] == updated["permissions"]
-        with connect(solidb_server, db, user, PASSWORD) as client:
+        with connect(db, user, PASSWORD) as client:
             client.insert(db, "docs", {"n": 2}, key="b")
         assert admin.get(db, "docs", "b")["n"] == 2
 
@@ -193,7 +210,7 @@ def test_permissions_the_server_cannot_express_are_refused_not_widened(admin: Cl
 
 
 def test_user_created_with_roles_lists_them_and_assignments_can_be_limited(
-    solidb_server: SoliDBServer, admin: Client, solidb_database: str
+    connect: Connect, admin: Client, solidb_database: str
 ) -> None:
     db = solidb_database
     user = unique("multi")
@@ -203,19 +220,19 @@ def test_user_created_with_roles_lists_them_and_assignments_can_be_limited(
         assert sorted(listed[user]["roles"]) == ["editor", "viewer"]
         assignments = {(a["role"], a["database"]) for a in admin.users.get_roles(user)}
         assert assignments == {("viewer", None), ("editor", db)}
-        with connect(solidb_server, db, user, PASSWORD) as client:
+        with connect(db, user, PASSWORD) as client:
             client.insert(db, "docs", {"n": 5}, key="by_editor")  # editor on this db
-        with connect(solidb_server, "_system", user, PASSWORD) as client:
+        with connect("_system", user, PASSWORD) as client:
             assert "_system" in client.list_databases()  # viewer everywhere
             with pytest.raises(exc.PermissionDeniedError):
                 client.create_collection("_system", unique("nope"))
 
         admin.users.revoke_role(user, "editor")
-        with connect(solidb_server, db, user, PASSWORD) as client:
+        with connect(db, user, PASSWORD) as client:
             with pytest.raises(exc.PermissionDeniedError):
                 client.insert(db, "docs", {"n": 6})
         admin.users.assign_role(user, "admin", database=db)
-        with connect(solidb_server, db, user, PASSWORD) as client:
+        with connect(db, user, PASSWORD) as client:
             client.insert(db, "docs", {"n": 7}, key="by_db_admin")
     finally:
         admin.users.delete(user)
@@ -229,12 +246,13 @@ def test_a_failed_role_assignment_leaves_no_user_behind(admin: Client) -> None:
 
 
 def test_me_and_my_permissions_describe_the_connected_user(
-    solidb_server: SoliDBServer, admin: Client, solidb_database: str, reader_role: str
+    solidb_server: SoliDBServer, connect: Connect, admin: Client, solidb_database: str,
+    reader_role: str,
 ) -> None:
     user = unique("self")
     admin.users.create(user, PASSWORD, roles=[reader_role])
     try:
-        with connect(solidb_server, solidb_database, user, PASSWORD) as client:
+        with connect(solidb_database, user, PASSWORD) as client:
             me = client.users.me()
             assert me["username"] == user
             assert me["roles"] == [reader_role]
@@ -250,20 +268,20 @@ def test_me_and_my_permissions_describe_the_connected_user(
 
 
 def test_deleting_a_user_removes_the_login_and_its_roles(
-    solidb_server: SoliDBServer, admin: Client, solidb_database: str, reader_role: str
+    connect: Connect, admin: Client, solidb_database: str, reader_role: str
 ) -> None:
     user = unique("gone")
     admin.users.create(user, PASSWORD, roles=[reader_role])
     admin.users.delete(user)
     assert user not in {u["username"] for u in admin.users.list()}
     with pytest.raises(exc.AuthenticationError):
-        connect(solidb_server, solidb_database, user, PASSWORD).close()
+        connect(solidb_database, user, PASSWORD).close()
     # A new user of the same name does not inherit the old assignments.
     admin.users.create(user, PASSWORD)
     try:
         assert admin.users.get_roles(user) == []
         with pytest.raises(exc.PermissionDeniedError):
-            connect(solidb_server, solidb_database, user, PASSWORD).close()
+            connect(solidb_database, user, PASSWORD).close()
     finally:
         admin.users.delete(user)
 
@@ -293,7 +311,7 @@ def test_user_input_is_checked_before_it_is_sent(admin: Client) -> None:
 
 
 def test_an_api_key_authenticates_a_new_connection_until_it_is_deleted(
-    solidb_server: SoliDBServer, admin: Client, solidb_database: str
+    key_connect: KeyConnect, admin: Client, solidb_database: str
 ) -> None:
     db = solidb_database
     created = admin.api_keys.create(unique("ci"), databases=[db])
@@ -301,14 +319,14 @@ def test_an_api_key_authenticates_a_new_connection_until_it_is_deleted(
     assert secret.startswith("sk_")
     assert created["databases"] == [db]
 
-    with key_connect(solidb_server, db, secret) as client:
+    with key_connect(db, secret) as client:
         assert client.get(db, "docs", "a")["n"] == 1
         client.insert(db, "docs", {"n": 2}, key="via_key")
     assert admin.get(db, "docs", "via_key")["n"] == 2
 
     # Limited to its database.
     with pytest.raises(exc.PermissionDeniedError):
-        key_connect(solidb_server, "_system", secret).close()
+        key_connect("_system", secret).close()
 
     listed = {k["id"]: k for k in admin.api_keys.list()}
     assert listed[created["id"]]["name"] == created["name"]
@@ -317,16 +335,16 @@ def test_an_api_key_authenticates_a_new_connection_until_it_is_deleted(
     admin.api_keys.delete(created["id"])
     assert created["id"] not in {k["id"] for k in admin.api_keys.list()}
     with pytest.raises(exc.AuthenticationError):
-        key_connect(solidb_server, db, secret).close()
+        key_connect(db, secret).close()
 
 
 def test_an_api_key_with_a_read_only_role_cannot_write(
-    solidb_server: SoliDBServer, admin: Client, solidb_database: str
+    key_connect: KeyConnect, admin: Client, solidb_database: str
 ) -> None:
     db = solidb_database
     created = admin.api_keys.create(unique("ro"), databases=[db], roles=["viewer"])
     try:
-        with key_connect(solidb_server, db, created["key"]) as client:
+        with key_connect(db, created["key"]) as client:
             assert client.get(db, "docs", "a")["n"] == 1
             with pytest.raises(exc.PermissionDeniedError):
                 client.insert(db, "docs", {"n": 2})
@@ -335,17 +353,17 @@ def test_an_api_key_with_a_read_only_role_cannot_write(
 
 
 def test_an_api_key_stops_working_when_it_expires(
-    solidb_server: SoliDBServer, admin: Client, solidb_database: str
+    key_connect: KeyConnect, admin: Client, solidb_database: str
 ) -> None:
-    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=3)
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
     created = admin.api_keys.create(unique("short"), databases=[solidb_database],
                                     expiration=expires.isoformat())
     try:
         assert created["expires_at"]
-        key_connect(solidb_server, solidb_database, created["key"]).close()
+        key_connect(solidb_database, created["key"]).close()
         time.sleep(4.5)
         with pytest.raises(exc.AuthenticationError, match="expired"):
-            key_connect(solidb_server, solidb_database, created["key"]).close()
+            key_connect(solidb_database, created["key"]).close()
     finally:
         admin.api_keys.delete(created["id"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from solidb_odm import Client
+from solidb_odm import Client, ops
 from solidb_odm import exceptions as exc
 from solidb_odm.testing import SoliDBServer
 from solidb_odm.testing.server import PINNED_SOLIDB_VERSION
@@ -37,7 +37,7 @@ def test_cluster_calls_need_no_database(solidb_client: Client) -> None:
 def test_the_driver_cannot_answer_cluster_commands(solidb_client: Client) -> None:
     """Why the cluster client uses HTTP: every driver cluster command is a placeholder."""
     with pytest.raises(exc.ServerError, match="require HTTP API"):
-        solidb_client._call("cluster_status")
+        solidb_client.run(ops.data("cluster_status"))
 
 
 def test_rebalance_returns_the_servers_answer(solidb_client: Client) -> None:

@@ -7,9 +7,8 @@ from typing import Any, Dict, List
 
 import pytest
 
-from solidb_odm import Client
+from solidb_odm import Client, ops
 from solidb_odm import exceptions as exc
-from solidb_odm.testing import SoliDBServer
 
 SYSTEM_FIELDS = ("_id", "_rev", "_created_at", "_updated_at")
 
@@ -166,9 +165,10 @@ def test_compact_and_repair_lose_nothing(client: Client, solidb_database: str) -
 def test_repair_of_a_sharded_collection_uses_the_servers_shard_repair(
     client: Client, solidb_database: str
 ) -> None:
-    status, body = client._http("POST", f"/_api/database/{solidb_database}/collection",
-                                {"name": "sharded", "numShards": 1})
-    assert status == 200, body
+    response = client.run(ops.http(ops.HttpRequest(
+        "POST", f"/_api/database/{solidb_database}/collection",
+        {"name": "sharded", "numShards": 1})))
+    assert response.status == 200, response.body
     docs = [{"_key": f"s{i}", "n": i} for i in range(20)]
     assert client.bulk_insert(solidb_database, "sharded", docs) == 20
     before = content(everything(client, solidb_database, "sharded"))
@@ -190,10 +190,6 @@ def test_bad_input_is_refused_before_the_server(client: Client) -> None:
         client.collections_mgmt.set_schema("users", USER_SCHEMA, validation_mode="loose")
 
 
-def test_collections_mgmt_needs_a_database(solidb_server: SoliDBServer) -> None:
-    fresh = solidb_server.client()
-    try:
-        with pytest.raises(exc.ValidationError, match="use_database"):
-            fresh.collections_mgmt.stats("users")
-    finally:
-        fresh.close()
+def test_collections_mgmt_needs_a_database(solidb_client: Client) -> None:
+    with pytest.raises(exc.ValidationError, match="use_database"):
+        solidb_client.collections_mgmt.stats("users")

@@ -9,7 +9,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from solidb_odm import Client
+from solidb_odm import Client, ops
 from solidb_odm import exceptions as exc
 
 _rng = random.Random(42)
@@ -187,8 +187,8 @@ def test_stats_count_rows_and_bytes(client: Client) -> None:
 
 def test_add_and_drop_column_keep_every_row(client: Client, solidb_database: str) -> None:
     # A column index (not in the reference API) must survive the rebuild.
-    client._call("create_columnar_index", database=solidb_database, collection="metrics",
-                 column="metric_name")
+    client.run(ops.data("create_columnar_index", database=solidb_database, collection="metrics",
+                        column="metric_name"))
     table = client.columnar.add_column("metrics", "host", "string", default_value="unknown")
     assert [c["name"] for c in table["columns"]] == [
         "timestamp", "metric_name", "value", "tags", "host"]
@@ -211,8 +211,8 @@ def test_add_and_drop_column_keep_every_row(client: Client, solidb_database: str
     )
     assert client.columnar.stats("metrics")["row_count"] == len(ROWS) + 1
     assert not [t for t in client.columnar.list() if t != "metrics"]  # staging table gone
-    indexes = client._data("list_columnar_indexes", database=solidb_database,
-                           collection="metrics")
+    indexes = client.run(ops.data("list_columnar_indexes", database=solidb_database,
+                                  collection="metrics"))
     assert [i["column"] for i in indexes] == ["metric_name"]
     assert client.columnar.insert("metrics", []) == 0
 

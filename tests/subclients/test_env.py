@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from solidb_odm import Client
+from solidb_odm import Client, ops
 from solidb_odm import exceptions as exc
 from solidb_odm.testing import SoliDBServer
 
@@ -57,7 +57,7 @@ def test_variables_set_by_other_tools_are_listed(
     assert status == 200
     client.env.set("FROM_DRIVER", "driver")
     assert client.env.list() == {"FROM_UI": "dashboard", "FROM_DRIVER": "driver"}
-    driver_view = client._data("list_env_vars", database=solidb_database)["variables"]
+    driver_view = client.run(ops.data("list_env_vars", database=solidb_database))["variables"]
     assert driver_view == {"FROM_DRIVER": "driver"}  # why list() uses HTTP
     client.env.delete("FROM_UI")
     assert client.env.list() == {"FROM_DRIVER": "driver"}
@@ -73,12 +73,8 @@ def test_bad_variables_are_refused_before_the_server(client: Client) -> None:
     assert client.env.list() == {}
 
 
-def test_env_needs_a_database(solidb_server: SoliDBServer) -> None:
-    fresh = solidb_server.client()
-    try:
-        with pytest.raises(exc.ValidationError, match="use_database"):
-            fresh.env.list()
-        with pytest.raises(exc.ValidationError, match="use_database"):
-            fresh.env.set("A", "b")
-    finally:
-        fresh.close()
+def test_env_needs_a_database(solidb_client: Client) -> None:
+    with pytest.raises(exc.ValidationError, match="use_database"):
+        solidb_client.env.list()
+    with pytest.raises(exc.ValidationError, match="use_database"):
+        solidb_client.env.set("A", "b")

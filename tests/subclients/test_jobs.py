@@ -11,10 +11,9 @@ from typing import Any, Callable, List, Tuple, TypeVar
 
 import pytest
 
-from solidb_odm import Client
+from solidb_odm import Client, ops
 from solidb_odm import exceptions as exc
 from solidb_odm.client.subclients.jobs import validate_cron
-from solidb_odm.testing import SoliDBServer
 from solidb_odm.testing.server import PINNED_SOLIDB_VERSION, free_port
 
 from ._helpers import wait_for
@@ -84,7 +83,7 @@ def test_a_job_for_a_missing_script_fails(client: Client) -> None:
 
 
 def test_cancel_removes_a_pending_job(client: Client) -> None:
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     job = client.jobs.enqueue("delayed", "scripts/anything", {"n": 1},
                               run_at=later.isoformat())
     assert job["run_at"] == int(later.timestamp())
@@ -140,15 +139,11 @@ def test_bad_jobs_are_refused_before_the_server(client: Client) -> None:
     assert client.jobs.list_queues() == []
 
 
-def test_jobs_need_a_database(solidb_server: SoliDBServer) -> None:
-    fresh = solidb_server.client()
-    try:
-        with pytest.raises(exc.ValidationError, match="use_database"):
-            fresh.jobs.list_queues()
-        with pytest.raises(exc.ValidationError, match="use_database"):
-            fresh.cron.list()
-    finally:
-        fresh.close()
+def test_jobs_need_a_database(solidb_client: Client) -> None:
+    with pytest.raises(exc.ValidationError, match="use_database"):
+        solidb_client.jobs.list_queues()
+    with pytest.raises(exc.ValidationError, match="use_database"):
+        solidb_client.cron.list()
 
 
 # ---------------------------------------------------------------------------
@@ -170,9 +165,11 @@ def test_well_formed_cron_expressions_pass(schedule: str) -> None:
     ["", "0 2 * *", "0 2 * * * *", "61 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *",
      "* * * * 8", "*/0 * * * *", "5-1 * * * *", "* * * * FUNDAY", "@sometimes", "every day"],
 )
-def test_malformed_cron_is_refused_before_reaching_the_server(schedule: str) -> None:
+def test_malformed_cron_is_refused_before_reaching_the_server(
+    schedule: str, new_client: Callable[..., Client]
+) -> None:
     # Nothing listens on this port: reaching the server would be a ConnectionError.
-    offline = Client("127.0.0.1", free_port(), connect_timeout=0.5)
+    offline = new_client("127.0.0.1", free_port(), connect_timeout=0.5)
     offline.use_database("mydb")
     with pytest.raises(exc.ValidationError):
         offline.cron.create(name="daily-cleanup", schedule=schedule,
@@ -205,4 +202,4 @@ def test_the_server_really_has_no_job_or_cron_command(client: Client, solidb_dat
     """Why the jobs client writes ``_jobs`` rows: the commands do not exist."""
     for command in ("list_queues", "enqueue_job", "create_cron_job", "list_cron_jobs"):
         with pytest.raises(exc.ProtocolError, match="unknown variant"):
-            client._call(command, database=solidb_database)
+            client.run(ops.data(command, database=solidb_database))

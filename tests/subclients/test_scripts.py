@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from solidb_odm import Client
+from solidb_odm import Client, ops
 from solidb_odm import exceptions as exc
 from solidb_odm.testing import SoliDBServer
 
@@ -139,15 +139,11 @@ def test_bad_input_is_refused_before_the_server(client: Client) -> None:
     assert client.scripts.list() == []
 
 
-def test_scripts_need_a_database(solidb_server: SoliDBServer) -> None:
-    fresh = solidb_server.client()
-    try:
-        with pytest.raises(exc.ValidationError, match="use_database"):
-            fresh.scripts.list()
-        with pytest.raises(exc.ValidationError, match="use_database"):
-            fresh.scripts.create(name="x", path="x", methods=["GET"], code="return {}")
-    finally:
-        fresh.close()
+def test_scripts_need_a_database(solidb_client: Client) -> None:
+    with pytest.raises(exc.ValidationError, match="use_database"):
+        solidb_client.scripts.list()
+    with pytest.raises(exc.ValidationError, match="use_database"):
+        solidb_client.scripts.create(name="x", path="x", methods=["GET"], code="return {}")
 
 
 def test_the_driver_alone_cannot_publish_or_change_endpoints(
@@ -158,16 +154,16 @@ def test_the_driver_alone_cannot_publish_or_change_endpoints(
     base = f"/api/{solidb_database}/default"
 
     # Created with the driver: stored, but never served.
-    client._call("create_script", database=solidb_database, name="drv", path="drv",
-                 methods=["GET"], code="return { v = 9 }")
+    client.run(ops.data("create_script", database=solidb_database, name="drv", path="drv",
+                        methods=["GET"], code="return { v = 9 }"))
     assert raw_http(solidb_server, "GET", f"{base}/drv")[0] == 404
 
     # Updated or deleted with the driver: the old code keeps answering.
-    client._call("update_script", database=solidb_database, script_id=served["_key"],
-                 code="return { v = 2 }")
+    client.run(ops.data("update_script", database=solidb_database, script_id=served["_key"],
+                        code="return { v = 2 }"))
     assert raw_http(solidb_server, "GET", f"{base}/a") == (200, {"v": 1})
-    client._call("delete_script", database=solidb_database, script_id=served["_key"])
+    client.run(ops.data("delete_script", database=solidb_database, script_id=served["_key"]))
     assert raw_http(solidb_server, "GET", f"{base}/a") == (200, {"v": 1})
 
     # And the driver's statistics are a placeholder.
-    assert "total_scripts_executed" not in client._data("get_script_stats")
+    assert "total_scripts_executed" not in client.run(ops.data("get_script_stats"))

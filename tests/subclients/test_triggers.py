@@ -12,7 +12,7 @@ from typing import Any, Iterator, List, TypeVar
 
 import pytest
 
-from solidb_odm import Client
+from solidb_odm import Client, ops
 from solidb_odm import exceptions as exc
 from solidb_odm.testing import SoliDBServer
 from solidb_odm.testing.server import PINNED_SOLIDB_VERSION
@@ -206,21 +206,18 @@ def test_description_is_refused_with_a_clear_error(client: Client) -> None:
     assert client.triggers.list() == []
 
 
-def test_triggers_need_a_database(solidb_server: SoliDBServer) -> None:
-    fresh = solidb_server.client()
-    try:
-        with pytest.raises(exc.ValidationError, match="use_database"):
-            fresh.triggers.list()
-    finally:
-        fresh.close()
+def test_triggers_need_a_database(solidb_client: Client) -> None:
+    with pytest.raises(exc.ValidationError, match="use_database"):
+        solidb_client.triggers.list()
 
 
 def test_a_trigger_created_over_the_driver_never_fires(
     client: Client, solidb_server: SoliDBServer, solidb_database: str
 ) -> None:
     """Why triggers are written over HTTP: the driver stores timestamps the server cannot read."""
-    client._call("create_trigger", database=solidb_database, name="drv", collection="users",
-                 events=["insert"], script_path="scripts/on-user-create")
+    client.run(ops.data("create_trigger", database=solidb_database, name="drv",
+                        collection="users", events=["insert"],
+                        script_path="scripts/on-user-create"))
     key = insert_over_http(solidb_server, solidb_database, {"name": "Unheard"})
     assert jobs_for(client, solidb_database, key) == []
     status, body = raw_http(solidb_server, "GET", f"/_api/database/{solidb_database}/triggers")

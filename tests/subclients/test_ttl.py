@@ -19,7 +19,7 @@ from solidb_odm import exceptions as exc
 
 
 def iso(seconds_ago: int) -> str:
-    moment = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=seconds_ago)
+    moment = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds_ago)
     return moment.isoformat()
 
 

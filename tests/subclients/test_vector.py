@@ -30,16 +30,16 @@ QUERY = [0.3, -0.2, 0.8, 0.1]
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
     return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
 
 
 def euclidean(a: Sequence[float], b: Sequence[float]) -> float:
-    return math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b)))
+    return math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b, strict=True)))
 
 
 def dot(a: Sequence[float], b: Sequence[float]) -> float:
-    return sum(x * y for x, y in zip(a, b))
+    return sum(x * y for x, y in zip(a, b, strict=True))
 
 
 #: reference metric name -> (score function, higher score is nearer)
@@ -60,7 +60,7 @@ def brute_force(metric: str, query: Sequence[float], keys: Sequence[str],
 
 def assert_same_ranking(results: List[dict], expected: List[Tuple[str, float]]) -> None:
     assert [r["doc"]["_key"] for r in results] == [k for k, _ in expected]
-    for result, (_, score) in zip(results, expected):
+    for result, (_, score) in zip(results, expected, strict=True):
         assert result["score"] == pytest.approx(score, abs=1e-4)
 
 
@@ -186,8 +186,10 @@ def test_vector_input_is_checked(client: Client, solidb_database: str) -> None:
     assert client.vector.list_indexes("items") == []
 
 
-def test_database_scoped_sub_clients_need_use_database() -> None:
-    unused = Client()  # never connects: the error comes before any request
+def test_database_scoped_sub_clients_need_use_database(
+    new_client: Callable[..., Client]
+) -> None:
+    unused = new_client()  # never connects: the error comes before any request
     for call in (lambda: unused.vector.list_indexes("items"),
                  lambda: unused.geo.list_indexes("items"),
                  lambda: unused.ttl.list_indexes("items"),
