@@ -44,6 +44,7 @@ from ._state import OdmState, as_id, attach_state, local_id, model_by_name, regi
 from .fields import Indexed, Reference, metadata_of
 from .ops import Op
 from .query.expressions import F, Path
+from .query.hooks import QuerySession, Runner
 from .query.queryset import Manager
 
 if TYPE_CHECKING:
@@ -55,26 +56,13 @@ __all__ = ["Document", "Edge", "OdmState", "local_id", "model_by_name", "state_o
 T = TypeVar("T")
 
 
-class Runner(Protocol):
-    """Runs operations in both modes: a Database, or a Session."""
-
-    def run(self, op: Op[T]) -> T: ...
-
-    async def arun(self, op: Op[T]) -> T: ...
-
-
-class SessionHooks(Runner, Protocol):
-    """What models and QuerySets need of a session (``session.Session`` provides it)."""
-
-    @property
-    def db(self) -> Database: ...
+class SessionHooks(QuerySession, Protocol):
+    """What models need of a session, beyond what QuerySets do (``session.Session``)."""
 
     @property
     def closed(self) -> bool: ...
 
     def add(self, obj: Document) -> None: ...
-
-    def delete(self, obj: Document) -> None: ...
 
     def autoflush(self) -> Op[None]:
         """Flush now, unless a savepoint defers it."""

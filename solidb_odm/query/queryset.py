@@ -57,6 +57,7 @@ from .expressions import (
     split_path,
     to_wire,
 )
+from .hooks import QuerySession, Runner
 
 if TYPE_CHECKING:
     from ..database import Database
@@ -90,7 +91,7 @@ class QuerySet(Generic[D]):
         self._prefetch_related: Tuple[str, ...] = ()
         self._empty = False
         self._result_cache: Optional[List[Any]] = None
-        self._session: Any = None
+        self._session: Optional[QuerySession] = None
         #: a QuerySet keeps what it fetched; the shared Manager never does
         self._keeps_results = True
         #: set on the committed-data query a session overlays (no overlay of its own)
@@ -113,18 +114,18 @@ class QuerySet(Generic[D]):
         if self._db is not None:
             return self._db
         if self._session is not None:
-            return self._session.db  # type: ignore[no-any-return]
+            return self._session.db
         return self.model.database()
 
-    def _active_session(self) -> Any:
+    def _active_session(self) -> Optional[QuerySession]:
         """The session results go through: the QuerySet's own, or the context's ``with``."""
         if self._session is not None:
             return self._session
         if not _context.open_sessions():
             return None
-        return _context.current_session_for(self.db)
+        return cast(Optional[QuerySession], _context.current_session_for(self.db))
 
-    def _runner(self) -> Any:
+    def _runner(self) -> Runner:
         """Who runs this QuerySet's operations: its session, or its database."""
         session = self._active_session()
         return session if session is not None else self.db
@@ -140,7 +141,7 @@ class QuerySet(Generic[D]):
 
     # -- the seam sessions use ---------------------------------------------------
 
-    def with_session(self, session: Any) -> QuerySet[D]:
+    def with_session(self, session: QuerySession) -> QuerySet[D]:
         """This query with results going through ``session`` (its identity map and changes)."""
         clone = self._clone()
         clone._session = session
@@ -160,7 +161,7 @@ class QuerySet(Generic[D]):
         """(offset, limit) of the slice taken, None where none was."""
         return self._offset, self._limit
 
-    def committed_documents_op(self, session: Any) -> Op[List[Any]]:
+    def committed_documents_op(self, session: QuerySession) -> Op[List[Any]]:
         """Every stored document matching the filters, whole, through ``session``.
 
         No slice, projection or overlay: the session applies its own changes
@@ -619,7 +620,7 @@ class QuerySet(Generic[D]):
 
         ``get(key=...)`` on an unfiltered QuerySet is a direct read by key.
         """
-        return cast(D, self._runner().run(self._get_op(conditions, lookups)))
+        return self._runner().run(self._get_op(conditions, lookups))
 
     async def aget(self, *conditions: Union[Predicate, bool], **lookups: Any) -> D:
         """:meth:`get`, awaitable."""
@@ -652,7 +653,7 @@ class QuerySet(Generic[D]):
             found = yield from session.get_op(self.model, key)
             if found is None:
                 raise exc.DoesNotExist(f"{self.model.__name__} with key {key!r} does not exist")
-            return cast(D, found)
+            return found
         db = self.db
         try:
             row = yield from db.ops.get(db.name, self.model.collection_name(), key)
@@ -665,14 +666,14 @@ class QuerySet(Generic[D]):
         return self.model.from_wire(row, db)
 
     def first(self) -> Optional[D]:
-        return cast(Optional[D], self._runner().run(self._edge_op(last=False)))
+        return self._runner().run(self._edge_op(last=False))
 
     async def afirst(self) -> Optional[D]:
         """:meth:`first`, awaitable."""
         return cast(Optional[D], await self._runner().arun(self._edge_op(last=False)))
 
     def last(self) -> Optional[D]:
-        return cast(Optional[D], self._runner().run(self._edge_op(last=True)))
+        return self._runner().run(self._edge_op(last=True))
 
     async def alast(self) -> Optional[D]:
         """:meth:`last`, awaitable."""
@@ -689,7 +690,7 @@ class QuerySet(Generic[D]):
     def count(self) -> int:
         if self._result_cache is not None:
             return len(self._result_cache)
-        return cast(int, self._runner().run(self._count_op()))
+        return self._runner().run(self._count_op())
 
     async def acount(self) -> int:
         """:meth:`count`, awaitable."""
@@ -709,7 +710,7 @@ class QuerySet(Generic[D]):
     def exists(self) -> bool:
         if self._result_cache is not None:
             return bool(self._result_cache)
-        return cast(bool, self._runner().run(self._exists_op()))
+        return self._runner().run(self._exists_op())
 
     async def aexists(self) -> bool:
         """:meth:`exists`, awaitable."""
@@ -739,7 +740,7 @@ class QuerySet(Generic[D]):
 
     def aggregate(self, *args: Aggregate, **kwargs: Aggregate) -> Dict[str, Any]:
         """``aggregate(Avg("age"), oldest=Max("age"))`` -> ``{"age__avg": ..., "oldest": ...}``."""
-        return cast(Dict[str, Any], self._runner().run(self._aggregate_op(args, kwargs)))
+        return self._runner().run(self._aggregate_op(args, kwargs))
 
     async def aaggregate(self, *args: Aggregate, **kwargs: Aggregate) -> Dict[str, Any]:
         """:meth:`aggregate`, awaitable."""
@@ -765,7 +766,7 @@ class QuerySet(Generic[D]):
         Returns a list of dicts, ordered by the group values (or by
         ``order_by`` names given before, which may name aggregates).
         """
-        return cast(List[Dict[str, Any]], self._runner().run(self._annotate_op(aggregates)))
+        return self._runner().run(self._annotate_op(aggregates))
 
     async def aannotate(self, **aggregates: Aggregate) -> List[Dict[str, Any]]:
         """:meth:`annotate`, awaitable."""
@@ -819,7 +820,7 @@ class QuerySet(Generic[D]):
 
         Values may be F expressions: ``update(views=F("views") + 1)``.
         """
-        return cast(int, self._runner().run(self._update_op(fields)))
+        return self._runner().run(self._update_op(fields))
 
     async def aupdate(self, **fields: Any) -> int:
         """:meth:`update`, awaitable."""
@@ -842,7 +843,7 @@ class QuerySet(Generic[D]):
 
     def delete(self) -> int:
         """Delete every matching document in one statement; returns how many."""
-        return cast(int, self._runner().run(self._delete_op()))
+        return self._runner().run(self._delete_op())
 
     async def adelete(self) -> int:
         """:meth:`delete`, awaitable."""
@@ -1014,7 +1015,7 @@ class Manager(QuerySet[D]):
         self._keeps_results = False
 
     def _fetch_all(self) -> List[Any]:
-        return cast(List[Any], self._runner().run(self._fetch_op()))
+        return self._runner().run(self._fetch_op())
 
 
 def _check_field_value(model: Type[Document], name: str, value: Any) -> None:
