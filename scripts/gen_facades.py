@@ -66,14 +66,23 @@ def _params(args: ast.arguments) -> list[str]:
     return out
 
 
+def _source(node: ast.expr) -> str:
+    """``node`` as code, with the double quotes the rest of the package uses."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and not any(
+        c in node.value for c in "\"\\\n"
+    ):
+        return f'"{node.value}"'
+    return ast.unparse(node)
+
+
 def _param(arg: ast.arg, default: ast.expr | None) -> str:
     text = arg.arg
     if arg.annotation is not None:
         text += ": " + ast.unparse(arg.annotation)
         if default is not None:
-            text += " = " + ast.unparse(default)
+            text += " = " + _source(default)
     elif default is not None:
-        text += "=" + ast.unparse(default)
+        text += "=" + _source(default)
     return text
 
 

@@ -229,7 +229,7 @@ class CollectionsMgmtClient(SyncFacade[CollectionsMgmtOps]):
         collection: str,
         schema: Mapping[str, Any],
         *,
-        validation_mode: str = 'strict',
+        validation_mode: str = "strict",
     ) -> None:
         """Validate documents against a JSON Schema from now on.
 
@@ -251,7 +251,7 @@ class CollectionsMgmtClient(SyncFacade[CollectionsMgmtOps]):
         """Stop validating the collection's documents."""
         return self._executor.run(self._ops.delete_schema(collection))
 
-    def export(self, collection: str, format: str = 'json') -> Union[List[JSON], str]:
+    def export(self, collection: str, format: str = "json") -> Union[List[JSON], str]:
         """Every document, system fields included: a list (json) or NDJSON text (jsonl).
 
         The server sends the export as one reply, so a collection of more
@@ -264,7 +264,7 @@ class CollectionsMgmtClient(SyncFacade[CollectionsMgmtOps]):
         self,
         collection: str,
         data: Union[str, bytes, Iterable[Mapping[str, Any]]],
-        format: str = 'json',
+        format: str = "json",
     ) -> int:
         """Insert exported documents (keys kept); returns how many were imported.
 
@@ -307,7 +307,7 @@ class AsyncCollectionsMgmtClient(AsyncFacade[CollectionsMgmtOps]):
         collection: str,
         schema: Mapping[str, Any],
         *,
-        validation_mode: str = 'strict',
+        validation_mode: str = "strict",
     ) -> None:
         """Validate documents against a JSON Schema from now on.
 
@@ -329,7 +329,7 @@ class AsyncCollectionsMgmtClient(AsyncFacade[CollectionsMgmtOps]):
         """Stop validating the collection's documents."""
         return await self._executor.run(self._ops.delete_schema(collection))
 
-    async def export(self, collection: str, format: str = 'json') -> Union[List[JSON], str]:
+    async def export(self, collection: str, format: str = "json") -> Union[List[JSON], str]:
         """Every document, system fields included: a list (json) or NDJSON text (jsonl).
 
         The server sends the export as one reply, so a collection of more
@@ -342,7 +342,7 @@ class AsyncCollectionsMgmtClient(AsyncFacade[CollectionsMgmtOps]):
         self,
         collection: str,
         data: Union[str, bytes, Iterable[Mapping[str, Any]]],
-        format: str = 'json',
+        format: str = "json",
     ) -> int:
         """Insert exported documents (keys kept); returns how many were imported.
 

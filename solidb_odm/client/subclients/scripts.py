@@ -253,7 +253,7 @@ class ScriptsClient(SyncFacade[ScriptsOps]):
         description: Optional[str] = None,
         collection: Optional[str] = None,
         *,
-        service: str = 'default',
+        service: str = "default",
     ) -> JSON:
         """Publish a Lua endpoint and return the stored script (with ``_key``).
 
@@ -300,18 +300,18 @@ class ScriptsClient(SyncFacade[ScriptsOps]):
         """
         return self._executor.run(self._ops.get_stats())
 
-    def url(self, path: str, *, service: str = 'default') -> str:
+    def url(self, path: str, *, service: str = "default") -> str:
         """The full URL a script with this path answers at."""
         return self._ops.url(path, service=service)
 
     def call(
         self,
         path: str,
-        method: str = 'GET',
+        method: str = "GET",
         body: Any = None,
         *,
         query: Optional[Mapping[str, Any]] = None,
-        service: str = 'default',
+        service: str = "default",
     ) -> Any:
         """Call an endpoint with this client's credentials; returns its JSON answer."""
         return self._executor.run(self._ops.call(path, method, body, query=query, service=service))
@@ -329,7 +329,7 @@ class AsyncScriptsClient(AsyncFacade[ScriptsOps]):
         description: Optional[str] = None,
         collection: Optional[str] = None,
         *,
-        service: str = 'default',
+        service: str = "default",
     ) -> JSON:
         """Publish a Lua endpoint and return the stored script (with ``_key``).
 
@@ -376,18 +376,18 @@ class AsyncScriptsClient(AsyncFacade[ScriptsOps]):
         """
         return await self._executor.run(self._ops.get_stats())
 
-    def url(self, path: str, *, service: str = 'default') -> str:
+    def url(self, path: str, *, service: str = "default") -> str:
         """The full URL a script with this path answers at."""
         return self._ops.url(path, service=service)
 
     async def call(
         self,
         path: str,
-        method: str = 'GET',
+        method: str = "GET",
         body: Any = None,
         *,
         query: Optional[Mapping[str, Any]] = None,
-        service: str = 'default',
+        service: str = "default",
     ) -> Any:
         """Call an endpoint with this client's credentials; returns its JSON answer."""
         return await self._executor.run(self._ops.call(

@@ -311,7 +311,7 @@ class VectorClient(SyncFacade[VectorOps]):
         name: str,
         field: str,
         dimensions: int,
-        metric: str = 'cosine',
+        metric: str = "cosine",
         *,
         m: Optional[int] = None,
         ef_construction: Optional[int] = None,
@@ -378,7 +378,7 @@ class VectorClient(SyncFacade[VectorOps]):
             index_name=index_name,
         ))
 
-    def quantize(self, collection: str, index_name: str, quantization: str = 'scalar') -> JSON:
+    def quantize(self, collection: str, index_name: str, quantization: str = "scalar") -> JSON:
         """Compress the index's vectors to 8-bit scalars (about 4x less memory); returns the index.
 
         Searches stay exact in ranking for well-separated data, with scores
@@ -412,7 +412,7 @@ class AsyncVectorClient(AsyncFacade[VectorOps]):
         name: str,
         field: str,
         dimensions: int,
-        metric: str = 'cosine',
+        metric: str = "cosine",
         *,
         m: Optional[int] = None,
         ef_construction: Optional[int] = None,
@@ -483,7 +483,7 @@ class AsyncVectorClient(AsyncFacade[VectorOps]):
         self,
         collection: str,
         index_name: str,
-        quantization: str = 'scalar',
+        quantization: str = "scalar",
     ) -> JSON:
         """Compress the index's vectors to 8-bit scalars (about 4x less memory); returns the index.
 
