@@ -95,6 +95,10 @@ class AsyncConnectionPool:
 
     async def acquire(self) -> AsyncConnection:
         deadline = None if self.pool_timeout is None else time.monotonic() + self.pool_timeout
+        # True once a free slot is this task's (handed over, or freed by closing
+        # a handed connection that no longer fits): it opens a connection then,
+        # even with others queued, or the slot would be lost to everyone.
+        slot = False
         while True:
             if self._closed:
                 raise exc.ConnectionError("the client is closed")
@@ -105,18 +109,20 @@ class AsyncConnectionPool:
                     self._busy.add(conn)
                     return conn
                 conn.close()
-            if self._open < self.size and not self._waiters:
+            if self._open < self.size and (slot or not self._waiters):
+                slot = False
                 opened = await self._open_one()
                 if opened is not None:
                     return opened
                 continue
             handed = await self._wait(deadline)
+            slot = True  # a slot freed up, or the handed connection's, once closed
             if handed is None:
-                continue  # a slot freed up: go round and open one
+                continue  # go round and open one
             if self._fits(handed):
                 return handed  # already counted as busy by release()
             self._busy.discard(handed)
-            handed.close()
+            handed.close()  # e.g. the identity changed since it was handed over
 
     async def _open_one(self) -> AsyncConnection | None:
         self._opening += 1
