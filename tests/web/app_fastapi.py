@@ -20,7 +20,7 @@ annotations``), because the dependency aliases are local to ``create_app``.
 
 import asyncio
 import time
-from typing import Annotated, Any, AsyncIterator, Dict, Iterator
+from typing import Annotated, Any, AsyncIterator, Dict, Iterator, Optional
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -34,7 +34,8 @@ from .common import Deliberate, Owners, Recorder, WebNote
 PAUSE = 0.002
 
 
-def create_app(db: Database, owners: Owners) -> FastAPI:
+def create_app(db: Database, owners: Owners, *, session_limit: Optional[int] = None) -> FastAPI:
+    """The app; ``session_limit`` caps the sync dependency's sessions open at once."""
     app = FastAPI()
 
     def get_session(rid: str) -> Iterator[Session]:
@@ -45,7 +46,7 @@ def create_app(db: Database, owners: Owners) -> FastAPI:
         async with db.session() as s:
             yield owners.claim(s, rid)
 
-    SyncSession = Annotated[Session, Depends(get_session)]
+    SyncSession = Annotated[Session, Depends(get_session, max_concurrency=session_limit)]
     AsyncSession = Annotated[Session, Depends(get_asession)]
 
     @app.exception_handler(Deliberate)
