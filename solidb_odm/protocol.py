@@ -109,13 +109,15 @@ def _check_keys(value: Any) -> None:
             stack.append(list(item))
 
 
-def check_document_size(document: Mapping[str, Any]) -> None:
-    """Refuse, before sending, a document whose stored answer could not come back.
+def check_document(document: Mapping[str, Any]) -> None:
+    """Refuse, before anything is sent, a document the server would store wrongly.
 
-    The server answers a write with the stored document plus its system
-    fields; over the frame limit it stores the document and hangs up, and the
-    document can then no longer be read through the driver.
+    JSON rules (string keys, finite numbers, no bytes), and a size that leaves
+    room for the answer: the server answers a write with the stored document
+    plus its system fields; over the frame limit it stores the document and
+    hangs up, and the document can then no longer be read through the driver.
     """
+    _check_keys(document)
     size = encoded_size(document)
     if size > MAX_DOCUMENT_SIZE:
         raise exc.MessageTooLargeError(
@@ -175,7 +177,31 @@ def decode_payload(payload: bytes) -> Dict[str, Any]:
         raise exc.ProtocolError(f"malformed MessagePack payload: {err}") from err
     if not isinstance(value, dict) or not isinstance(value.get("status"), str):
         raise exc.ProtocolError(f"response is not a status map: {value!r:.200}")
+    _check_shape(value)
     return value
+
+
+def _check_shape(response: Dict[str, Any]) -> None:
+    """Refuse an answer this client cannot read, while the connection can still be dropped.
+
+    A connection that carried such an answer is not one to keep: the callers
+    close it on a ProtocolError from decoding, never on a server error.
+    """
+    status = response["status"]
+    if status == "batch":
+        responses = response.get("responses")
+        if not isinstance(responses, list) or not all(isinstance(r, dict) for r in responses):
+            raise exc.ProtocolError("batch response without a list of responses")
+        for item in responses:
+            if not isinstance(item.get("status"), str):
+                raise exc.ProtocolError(f"batch item is not a status map: {item!r:.200}")
+            _check_shape(item)
+    elif status == "error":
+        error = response.get("error")
+        if not (isinstance(error, str) or (isinstance(error, dict) and len(error) == 1)):
+            raise exc.ProtocolError(f"unrecognised error shape from server: {error!r:.200}")
+    elif status not in ("ok", "pong"):
+        raise exc.ProtocolError(f"unknown response status {status!r}")
 
 
 class FrameDecoder:

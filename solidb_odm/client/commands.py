@@ -122,7 +122,7 @@ class ClientOps:
         be stored once the transaction commits.
         """
         body = _document(document)
-        protocol.check_document_size(body)
+        protocol.check_document(body)
         return dict((yield from data("insert", database=database, collection=collection,
                                      key=key, document=body)) or {})
 
@@ -149,7 +149,7 @@ class ClientOps:
         if not merge:
             return (yield from self.replace(database, collection, key, document))
         body = _document(document)
-        protocol.check_document_size(body)
+        protocol.check_document(body)
         return dict((yield from data("update", database=database, collection=collection,
                                      key=key, document=body, merge=True)) or {})
 
@@ -166,7 +166,7 @@ class ClientOps:
         caller rolls back on the error.
         """
         body = _document(document)
-        protocol.check_document_size(body)
+        protocol.check_document(body)
         if (yield from current_transaction()) is not None:
             yield from data("delete", database=database, collection=collection, key=key)
             return dict((yield from data("insert", database=database, collection=collection,
@@ -226,6 +226,8 @@ class ClientOps:
         transaction the documents are staged in it instead (one round trip).
         """
         docs = [dict(d) for d in documents]
+        for doc in docs:  # every frame's documents, before the first frame goes
+            protocol.check_document(doc)
         if (yield from current_transaction()) is not None:
             commands = [
                 protocol.command("insert", database=database, collection=collection, document=d)

@@ -237,15 +237,6 @@ async def test_a_write_whose_answer_is_lost_raises_and_is_never_sent_again(
 # 3: garbage instead of an answer
 # ---------------------------------------------------------------------------
 
-#: Known defect: a whole, decodable status map whose envelope ``protocol.interpret``
-#: refuses (unknown status, error or batch of the wrong shape) raises
-#: ProtocolError in ``Client._send_pooled`` / ``AsyncClient._send_pooled`` after
-#: the connection went back to the pool, so it is reused. ``decode_payload``
-#: checks only that ``status`` is a string; the fix belongs in protocol.py.
-ENVELOPE_KEPT = pytest.mark.xfail(
-    strict=True, reason="defect: a frame with an unknown envelope leaves the connection in the pool"
-)
-
 GARBAGE = [
     pytest.param(b"\xff\xff\xff\xff" + b"\x00" * 12, exc.MessageTooLargeError,
                  id="length-over-16MiB"),
@@ -255,12 +246,11 @@ GARBAGE = [
     pytest.param(packed_frame([1, 2, 3]), exc.ProtocolError, id="not-a-map"),
     pytest.param(packed_frame({"data": 1}), exc.ProtocolError, id="map-without-status"),
     pytest.param(packed_frame({"status": 7}), exc.ProtocolError, id="status-not-a-string"),
-    pytest.param(packed_frame({"status": "maybe"}), exc.ProtocolError, id="unknown-status",
-                 marks=ENVELOPE_KEPT),
+    pytest.param(packed_frame({"status": "maybe"}), exc.ProtocolError, id="unknown-status"),
     pytest.param(packed_frame({"status": "error", "error": [1, 2]}), exc.ProtocolError,
-                 id="error-of-unknown-shape", marks=ENVELOPE_KEPT),
+                 id="error-of-unknown-shape"),
     pytest.param(packed_frame({"status": "batch", "responses": 3}), exc.ProtocolError,
-                 id="batch-without-a-list", marks=ENVELOPE_KEPT),
+                 id="batch-without-a-list"),
     pytest.param(packed_frame({"status": "ok", "data": {"v": 9}}) * 2, exc.ProtocolError,
                  id="two-answers-at-once"),
 ]
@@ -423,9 +413,6 @@ async def test_a_replace_with_a_value_json_cannot_hold_changes_nothing(
     assert solidb_client.get(db, col, "k")["x"] == 1.5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect: ClientOps.bulk_insert checks values frame by frame (encode_payload), so the "
-    "frames before the one holding the NaN are sent and stored"))
 async def test_a_bulk_insert_with_a_bad_value_far_down_stores_nothing(
     connect: Connect, proxy: FaultProxy, solidb_client: Client, db: str, col: str,
 ) -> None:
