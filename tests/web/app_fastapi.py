@@ -163,7 +163,8 @@ def create_app(db: Database, owners: Owners, *, session_limit: Optional[int] = N
             obj.save()  # no session= : the context has the request's session open
             rec.wrote(obj, ctx)
             time.sleep(PAUSE)
-        rec.seen = {"ctx": WebNote.objects.filter(request=rid).count(),
+        # iterating, not counting: the blocking read is carried to the session's event loop
+        rec.seen = {"ctx": len(list(WebNote.objects.filter(request=rid))),
                     "session": s.query(WebNote).filter(request=rid).count()}
         return finish(rec, fail)
 
