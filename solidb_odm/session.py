@@ -99,6 +99,8 @@ class Session:
         self._tx_id: Optional[str] = None
         self._failed = False
         self._savepoints: List[Dict[str, Any]] = []
+        #: ids of the objects a flush in progress is sending
+        self._claimed: set[int] = set()
         self._closed = False
         #: "sync" or "async": which executor runs this session's transaction
         self._mode: Optional[str] = None
@@ -202,7 +204,11 @@ class Session:
         if self._tx_id is None:
             # AUTO: the transaction also joins the caller's context, so raw
             # client calls inside the block run in it too.
-            self._tx_id = yield from self.db.ops.begin_transaction(self.db.name)
+            tx_id = yield from self.db.ops.begin_transaction(self.db.name)
+            if self._tx_id is not None:  # another task of this session began one meanwhile
+                yield from self.db.ops.rollback_transaction(tx_id)
+                return
+            self._tx_id = tx_id
             self._failed = False
 
     @property
@@ -445,9 +451,19 @@ class Session:
         if self._failed:
             raise exc.SessionError("a flush failed in this transaction: roll it back first")
         yield from self._begin_op()
-        plan = self._plan()
+        # Claim what this flush sends: a flush running meanwhile on the same
+        # session (tasks gathered over saves) plans only what is left.
+        plan = [item for item in self._plan() if id(item[2]) not in self._claimed]
         if not plan:
             return
+        claimed = {id(obj) for _, _, obj in plan}
+        self._claimed |= claimed
+        try:
+            yield from self._send_plan_op(plan)
+        finally:
+            self._claimed -= claimed
+
+    def _send_plan_op(self, plan: List[Tuple[Dict[str, Any], str, Document]]) -> Op[None]:
         commands = [command for command, _, _ in plan]
         check = self._revision_check(plan)
         if check is not None:

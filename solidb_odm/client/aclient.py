@@ -194,8 +194,7 @@ class AsyncClient(AsyncClientMethods, AsyncSubclients):
 
     async def _begin(self, message: dict[str, Any]) -> protocol.Reply:
         pool = self._pool()
-        conn = await pool.acquire()
-        conn.pinned = True
+        conn = await pool.acquire_pinned()
         try:
             reply = protocol.interpret(await conn.request(message))
             if not reply.tx_id:

@@ -5,7 +5,8 @@ connection at a time, broken connections dropped, and no connection handed
 out whose credentials are not the client's current ones. Connections belong
 to the event loop that opened them, so ``AsyncClient`` keeps one pool per loop.
 
-Waiting tasks queue in order, and a released connection is handed straight
+Connections pinned to transactions do not count against the size (see the
+blocking pool for why). Waiting tasks queue in order, and a released connection is handed straight
 to the first of them: with 100 tasks on 4 connections nobody wakes up only to
 find the connection taken.
 """
@@ -50,6 +51,8 @@ class AsyncConnectionPool:
         self._credentials = credentials
         self._idle: list[AsyncConnection] = []
         self._busy: set[AsyncConnection] = set()
+        #: pinned to open transactions: outside the size limit
+        self._pinned: set[AsyncConnection] = set()
         self._opening = 0
         #: tasks waiting for a connection, first come first served; each gets
         #: a connection, or None for "a slot is free: open one"
@@ -81,6 +84,28 @@ class AsyncConnectionPool:
 
     def _fits(self, conn: AsyncConnection) -> bool:
         return conn.credentials is self._credentials() and conn.usable()
+
+    async def acquire_pinned(self) -> AsyncConnection:
+        """A connection for a transaction: an idle one, or a new one beyond the size limit."""
+        if self._closed:
+            raise exc.ConnectionError("the client is closed")
+        idle = self._idle
+        while idle:
+            conn = idle.pop()
+            if self._fits(conn):
+                conn.pinned = True
+                self._pinned.add(conn)
+                self._wake_one()  # its slot in the pool is free again
+                return conn
+            conn.close()
+        credentials = self._credentials()
+        conn = await self.open_connection(credentials)
+        if self._closed or conn.credentials is not self._credentials():
+            conn.close()
+            raise exc.ConnectionError("the client's identity changed while connecting")
+        conn.pinned = True
+        self._pinned.add(conn)
+        return conn
 
     def try_acquire(self) -> AsyncConnection | None:
         """An idle connection at once, without awaiting (None: call :meth:`acquire`)."""
@@ -180,6 +205,8 @@ class AsyncConnectionPool:
         return False
 
     def release(self, conn: AsyncConnection) -> None:
+        was_pinned = conn in self._pinned
+        self._pinned.discard(conn)
         conn.pinned = False
         if (conn.broken or conn.closed or self._closed
                 or conn.credentials is not self._credentials()):
@@ -187,6 +214,11 @@ class AsyncConnectionPool:
             conn.close()
             self._wake_one()
             return
+        if was_pinned:
+            if self._open >= self.size:
+                conn.close()  # the pool is full without it
+                return
+            self._busy.add(conn)  # counted again, then handed on or kept idle
         if self._wake_one(conn):
             return  # stays busy: it now belongs to the task that waited
         self._busy.discard(conn)
@@ -205,7 +237,7 @@ class AsyncConnectionPool:
             else:
                 first.close()
         deadline = None if self.pool_timeout is None else time.monotonic() + self.pool_timeout
-        while any(c.credentials is not credentials and not c.pinned for c in self._busy):
+        while any(c.credentials is not credentials for c in self._busy):
             if deadline is not None and time.monotonic() > deadline:
                 raise exc.TimeoutError(
                     "requests on connections of the previous identity did not finish "

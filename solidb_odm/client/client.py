@@ -170,8 +170,7 @@ class Client(SyncClientMethods, SyncSubclients):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _begin(self, message: dict[str, Any]) -> protocol.Reply:
-        conn = self._pool.acquire()
-        conn.pinned = True
+        conn = self._pool.acquire_pinned()
         try:
             reply = protocol.interpret(conn.request(message))
             if not reply.tx_id:

@@ -9,6 +9,11 @@ Every connection remembers the credentials it authenticated with. A
 connection whose credentials are not the pool's current ones is never handed
 out, and :meth:`ConnectionPool.switch_credentials` returns only once no
 request runs on a connection of the old identity.
+
+Connections pinned to transactions do not count against the pool's size: a
+unit of work that holds one for a whole web request must never leave the
+plain requests (or its own plain calls) waiting for a connection that only
+its end would free.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ class ConnectionPool:
         self.credentials: Credentials | None = None
         self._idle: list[Connection] = []
         self._busy: set[Connection] = set()
+        #: pinned to open transactions: outside the size limit
+        self._pinned: set[Connection] = set()
         self._opening = 0
         self._lock = threading.Condition()
         self._closed = False
@@ -85,6 +92,29 @@ class ConnectionPool:
         conn.credentials = credentials
 
     # -- checkout ----------------------------------------------------------
+
+    def acquire_pinned(self) -> Connection:
+        """A connection for a transaction: an idle one, or a new one beyond the size limit."""
+        with self._lock:
+            if self._closed:
+                raise exc.ConnectionError("the client is closed")
+            credentials = self.credentials
+            while self._idle:
+                conn = self._idle.pop()
+                if conn.credentials is credentials and conn.usable():
+                    conn.pinned = True
+                    self._pinned.add(conn)
+                    self._lock.notify()  # its slot in the pool is free again
+                    return conn
+                conn.close()
+        conn = self.open_connection(credentials)
+        with self._lock:
+            if self._closed or conn.credentials is not self.credentials:
+                conn.close()
+                raise exc.ConnectionError("the client's identity changed while connecting")
+            conn.pinned = True
+            self._pinned.add(conn)
+        return conn
 
     def acquire(self) -> Connection:
         deadline = None if self.pool_timeout is None else time.monotonic() + self.pool_timeout
@@ -133,9 +163,10 @@ class ConnectionPool:
     def release(self, conn: Connection) -> None:
         with self._lock:
             self._busy.discard(conn)
+            self._pinned.discard(conn)
             conn.pinned = False
             if (conn.broken or conn.closed or self._closed
-                    or conn.credentials is not self.credentials):
+                    or conn.credentials is not self.credentials or self._open >= self.size):
                 conn.close()
             else:
                 self._idle.append(conn)
@@ -171,7 +202,7 @@ class ConnectionPool:
                 else:
                     first.close()
             self._lock.notify_all()
-            while any(c.credentials is not credentials and not c.pinned for c in self._busy):
+            while any(c.credentials is not credentials for c in self._busy):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise exc.TimeoutError(

@@ -370,7 +370,6 @@ def test_pool_checkout_times_out_when_every_connection_is_busy(
 ) -> None:
     client = solidb_server.client(pool_size=1, pool_timeout=0.2)
     try:
-        tx_id = client.begin_transaction(db)  # pins the only connection
         errors: List[BaseException] = []
 
         def other_thread() -> None:
@@ -379,12 +378,31 @@ def test_pool_checkout_times_out_when_every_connection_is_busy(
             except BaseException as err:
                 errors.append(err)
 
-        worker = threading.Thread(target=other_thread)
+        with client._pool.connection():  # the only connection, held by a request
+            worker = threading.Thread(target=other_thread)
+            worker.start()
+            worker.join(5)
+        assert len(errors) == 1 and isinstance(errors[0], exc.TimeoutError)
+        assert client.ping() > 0
+    finally:
+        client.close()
+
+
+def test_transactions_do_not_take_the_pool_s_connections(
+    solidb_server: SoliDBServer, db: str
+) -> None:
+    """A unit of work held for a whole web request must not starve plain requests."""
+    client = solidb_server.client(pool_size=1, pool_timeout=0.2)
+    try:
+        tx_ids = [client.begin_transaction(db) for _ in range(3)]
+        results: List[float] = []
+        worker = threading.Thread(target=lambda: results.append(client.ping()))
         worker.start()
         worker.join(5)
-        assert len(errors) == 1 and isinstance(errors[0], exc.TimeoutError)
-        client.rollback_transaction(tx_id)
-        assert client.ping() > 0
+        assert len(results) == 1  # another thread's plain call still gets a connection
+        for tx_id in tx_ids:
+            client.rollback_transaction(tx_id)
+        assert len(client._pool._idle) == 1  # back to the pool's size, extras closed
     finally:
         client.close()
 
