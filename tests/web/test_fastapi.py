@@ -14,6 +14,7 @@ inside the tests from them.
 
 import asyncio
 import random
+import sys
 import time
 import uuid
 from collections import Counter
@@ -137,27 +138,29 @@ async def post_all(app: FastAPI, paths: List[str]) -> Dict[int, int]:
     return dict(Counter(r.status_code for r in responses))
 
 
-async def test_sync_session_dependency_exhausts_the_pool_unless_its_concurrency_is_limited(
-        small_pool_db: Database) -> None:
-    """A session holds a connection from the dependency's enter to its exit.
+async def test_sync_session_dependency_under_load_on_a_small_pool(small_pool_db: Database) -> None:
+    """100 concurrent requests whose sync dependency opens a session, on a pool of 4.
 
-    FastAPI enters a sync dependency on its thread pool (40 threads). With
-    more requests in flight than threads plus connections, every thread ends
-    up waiting for a connection while the requests holding the connections
-    wait for a thread to run their endpoint: stuck until the pool's timeout.
-    ``Depends(..., max_concurrency=pool_size)`` makes the requests wait on the
-    event loop instead.
+    A session keeps a connection from the dependency's enter to its exit, and
+    FastAPI enters a sync dependency on its thread pool (40 threads). Where
+    sessions' connections count against the pool's size, all the threads can
+    end up waiting for a connection while the requests holding the connections
+    wait for a thread to run their endpoint, until the pool's timeout fails
+    them. Whatever the pool does, no request may half-succeed: each one
+    answers 200 with its document stored, or 500 with nothing stored; and with
+    ``Depends(..., max_concurrency=pool_size)`` the requests wait on the event
+    loop instead, and all of them succeed.
     """
-    paths = [f"/w/x{i}" for i in range(100)]
-    stuck = await post_all(session_only_app(small_pool_db), paths)
-    print("[fastapi pool of 4, 100 requests, sync dependency]", stuck)
-    assert stuck.get(500, 0) > 0
+    uncapped = await post_all(session_only_app(small_pool_db), [f"/w/x{i}" for i in range(100)])
+    print("[fastapi pool of 4, 100 requests, sync dependency]", uncapped)
+    assert set(uncapped) <= {200, 500}
+    assert len(stored_notes(small_pool_db)) == uncapped.get(200, 0)
 
-    limited = await post_all(session_only_app(small_pool_db, max_concurrency=4),
-                             [f"/w/y{i}" for i in range(100)])
-    print("[fastapi pool of 4, 100 requests, sync dependency, max_concurrency=4]", limited)
-    assert limited == {200: 100}
-    assert len(stored_notes(small_pool_db)) == stuck.get(200, 0) + 100
+    capped = await post_all(session_only_app(small_pool_db, max_concurrency=4),
+                            [f"/w/y{i}" for i in range(100)])
+    print("[fastapi pool of 4, 100 requests, sync dependency, max_concurrency=4]", capped)
+    assert capped == {200: 100}
+    assert len(stored_notes(small_pool_db)) == uncapped.get(200, 0) + 100
 
 
 async def test_a_failed_commit_reaches_the_client_only_with_function_scope(web_db: Database) -> None:
@@ -197,3 +200,126 @@ async def test_a_failed_commit_reaches_the_client_only_with_function_scope(web_d
     assert answers == {"/request/sync": 200, "/request/async": 200,
                        "/function/sync": 500, "/function/async": 500}
     assert [d["request"] for d in stored_notes(web_db)] == ["seed"]
+
+
+# -- concurrent work inside ONE request's session -------------------------------------------
+
+
+async def test_gathered_saves_through_the_request_session_insert_each_document_once(
+        web_db: Database) -> None:
+    """An endpoint that saves ten documents at once (``asyncio.gather``) through its session.
+
+    Tasks started inside the request see the async dependency's session (that
+    is what contextvars are for), so each save joins it and flushes; the ten
+    flushes overlap on the event loop. Each document must be stored once, and
+    each save must return only once its own document is staged (it has its
+    key). The sync dependency's session is the next test.
+    """
+    app = FastAPI()
+
+    async def get_asession() -> AsyncIterator[Session]:
+        async with web_db.session() as s:
+            yield s
+
+    async def save_and_report(note: WebNote) -> Optional[str]:
+        await note.asave()  # implicit: joins the request's session
+        return note.key  # read at once: the save has returned
+
+    @app.post("/{rid}")
+    async def gathered(rid: str, s: Annotated[Session, Depends(get_asession)]) -> Dict[str, Any]:
+        notes = [WebNote(request=rid, case="gather", seq=i, route="session") for i in range(10)]
+        return {"keys": await asyncio.gather(*(save_and_report(note) for note in notes))}
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        answer = await client.post("/g1")
+    stored = stored_notes(web_db)
+    keys = answer.json().get("keys", []) if answer.status_code == 200 else []
+    print(f"[fastapi gathered saves, async dependency] answered {answer.status_code}, "
+          f"stored {len(stored)} documents for 10 saves, "
+          f"{sum(k is None for k in keys)} saves returned before their document was staged")
+    assert answer.status_code == 200
+    assert Counter(d["seq"] for d in stored) == Counter(range(10))
+    assert sorted(keys, key=str) == sorted(d["_key"] for d in stored)
+
+
+async def test_raw_client_writes_join_the_request_transaction_only_through_the_sessions_mode(
+        web_db: Database) -> None:
+    """Each request writes one raw document, then fails: which of them were rolled back?"""
+    app = FastAPI()
+
+    async def get_asession() -> AsyncIterator[Session]:
+        async with web_db.session() as s:
+            yield s
+
+    def get_session() -> Iterator[Session]:
+        with web_db.session() as s:
+            yield s
+
+    def raw(rid: str) -> Dict[str, Any]:
+        return {"request": rid, "case": "raw", "seq": 0, "route": "raw"}
+
+    @app.post("/adep/async")
+    async def adep_async(s: Annotated[Session, Depends(get_asession)]) -> None:
+        await web_db.aclient.insert(web_db.name, "web_notes", raw("adep-async"))
+        raise RuntimeError("fail")
+
+    @app.post("/adep/sync")
+    def adep_sync(s: Annotated[Session, Depends(get_asession)]) -> None:
+        web_db.client.insert(web_db.name, "web_notes", raw("adep-sync"))
+        raise RuntimeError("fail")
+
+    @app.post("/sdep/sync")
+    def sdep_sync(s: Annotated[Session, Depends(get_session)]) -> None:
+        web_db.client.insert(web_db.name, "web_notes", raw("sdep-sync"))
+        raise RuntimeError("fail")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        statuses = [(await client.post(p)).status_code for p in ("/adep/async", "/adep/sync", "/sdep/sync")]
+    kept = sorted(d["request"] for d in stored_notes(web_db))
+    print("[fastapi raw client writes kept after rollback]", kept)
+    assert statuses == [500, 500, 500]
+    assert kept == ["adep-sync", "sdep-sync"]  # only the async client's write was in the transaction
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "defect in Session: a blocking-mode session runs each awaited call in its own worker thread "
+    "(asyncio.to_thread) with nothing serialising them, so gathered asave(session=s) calls race "
+    "in its bookkeeping ('dictionary changed size during iteration' in Session._plan; saves that "
+    "return before their document is staged). A race: shown reliably under a short GIL switch "
+    "interval, rarely at the default one"))
+async def test_gathered_saves_through_a_sync_dependency_session_under_thread_contention(
+        web_db: Database) -> None:
+    app = FastAPI()
+
+    def get_session() -> Iterator[Session]:
+        with web_db.session() as s:
+            yield s
+
+    @app.post("/{rid}")
+    async def gathered(rid: str, s: Annotated[Session, Depends(get_session)]) -> Dict[str, Any]:
+        notes = [WebNote(request=rid, case="gather", seq=i, route="session") for i in range(50)]
+
+        async def save(note: WebNote) -> Optional[str]:
+            await note.asave(session=s)  # each one runs in a worker thread
+            return note.key
+
+        return {"keys": await asyncio.gather(*(save(n) for n in notes))}
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often: the race shows at once
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            answers = [await client.post(f"/c{i}") for i in range(10)]
+    finally:
+        sys.setswitchinterval(interval)
+    statuses = Counter(a.status_code for a in answers)
+    early = sum(k is None for a in answers if a.status_code == 200 for k in a.json()["keys"])
+    per_request = Counter(d["request"] for d in stored_notes(web_db))
+    print(f"[fastapi 10 requests x 50 gathered saves through a sync-dependency session, contended] "
+          f"answers {dict(statuses)}, {early} saves returned before their document was staged, "
+          f"stored per request {sorted(per_request.values())}")
+    assert statuses == {200: 10} and early == 0
+    assert per_request == {f"c{i}": 50 for i in range(10)}
