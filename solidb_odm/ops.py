@@ -48,7 +48,6 @@ class _Auto:
 AUTO: Final = _Auto()
 
 
-@dataclass(frozen=True, slots=True)
 class Command:
     """One driver request.
 
@@ -56,21 +55,35 @@ class Command:
     on a fresh connection when a pooled one turns out to be dead. ``tx``:
     the transaction to run in: :data:`AUTO` (the caller's, if any), an
     explicit id, or None (never in a transaction).
+
+    A plain slotted class rather than a frozen dataclass: one is built per
+    request, and a frozen dataclass's ``__init__`` costs several times more.
     """
 
-    message: dict[str, Any]
-    retry: bool = False
-    tx: str | _Auto | None = AUTO
+    __slots__ = ("message", "retry", "tx")
+
+    def __init__(self, message: dict[str, Any], retry: bool = False,
+                 tx: str | _Auto | None = AUTO) -> None:
+        self.message = message
+        self.retry = retry
+        self.tx = tx
 
     @classmethod
     def of(cls, cmd: str, *, retry: bool = False, tx: str | _Auto | None = AUTO,
            **fields: Any) -> Command:
         """A command from its name and fields (fields set to None are left out)."""
-        return cls(protocol.command(cmd, **fields), retry, tx)
+        message = {"cmd": cmd}
+        for name, value in fields.items():
+            if value is not None:
+                message[name] = value
+        return cls(message, retry, tx)
 
     @property
     def name(self) -> str:
         return str(self.message["cmd"])
+
+    def __repr__(self) -> str:
+        return f"Command({self.message!r}, retry={self.retry}, tx={self.tx!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +133,9 @@ def call(command: Command) -> Op[protocol.Reply]:
 
 def data(cmd: str, *, retry: bool = False, **fields: Any) -> Op[Any]:
     """Send one driver command and return the ``data`` of its reply."""
-    reply = yield from call(Command.of(cmd, retry=retry, **fields))
+    reply = yield Command.of(cmd, retry=retry, **fields)
+    if not isinstance(reply, protocol.Reply):  # pragma: no cover - an executor bug
+        raise TypeError(f"executor answered a Command with {type(reply).__name__}")
     return reply.data
 
 

@@ -146,6 +146,9 @@ class AsyncClient(AsyncClientMethods, AsyncSubclients):
 
     async def _command(self, command: Command, scoped: list[str]) -> protocol.Reply:
         ref = command.tx
+        if ref is AUTO and not self._transactions and command.message["cmd"] != routing.BEGIN_COMMAND:
+            # No transaction is open on this client at all: route() would say "pooled".
+            return await self._send_pooled(command.message, retry=command.retry)
         tx: _AsyncTransaction | None = None
         if ref is AUTO:
             current = _context.current_transaction(self)

@@ -125,6 +125,9 @@ class Client(SyncClientMethods, SyncSubclients):
 
     def _command(self, command: Command, scoped: list[str]) -> protocol.Reply:
         ref = command.tx
+        if ref is AUTO and not self._transactions and command.message["cmd"] != routing.BEGIN_COMMAND:
+            # No transaction is open on this client at all: route() would say "pooled".
+            return self._send_pooled(command.message, retry=command.retry)
         tx: _Transaction | None = None
         if ref is AUTO:
             current = _context.current_transaction(self)

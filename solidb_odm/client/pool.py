@@ -117,6 +117,14 @@ class ConnectionPool:
         return conn
 
     def acquire(self) -> Connection:
+        with self._lock:  # the common case: an idle connection of the current identity
+            idle = self._idle
+            while idle and not self._closed:
+                conn = idle.pop()
+                if conn.credentials is self.credentials and conn.usable():
+                    self._busy.add(conn)
+                    return conn
+                conn.close()
         deadline = None if self.pool_timeout is None else time.monotonic() + self.pool_timeout
         while True:
             with self._lock:
@@ -165,12 +173,15 @@ class ConnectionPool:
             self._busy.discard(conn)
             self._pinned.discard(conn)
             conn.pinned = False
-            if (conn.broken or conn.closed or self._closed
-                    or conn.credentials is not self.credentials or self._open >= self.size):
+            stale = conn.credentials is not self.credentials
+            if conn.broken or conn.closed or self._closed or stale or self._open >= self.size:
                 conn.close()
             else:
                 self._idle.append(conn)
-            self._lock.notify_all()
+            if stale:
+                self._lock.notify_all()  # switch_credentials() may wait for this one
+            else:
+                self._lock.notify()
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
