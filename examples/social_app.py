@@ -88,7 +88,7 @@ changed = Post.objects.filter(views__gte=10).update(views=F("views") + 1)
 print("bumped views on", changed, "posts:", list(Post.objects.order_by("title").values_list("views", flat=True)))
 
 # Graphs: follow edges and traversals that compose with filters
-since = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+since = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 Follows(from_=people["Alice"], to=people["Bob"], since=since).save()
 Follows(from_=people["Bob"], to=people["Carol"], since=since).save()
 Follows(from_=people["Bob"], to=people["Dave"], since=since).save()

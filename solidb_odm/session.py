@@ -25,6 +25,7 @@ import asyncio
 import enum
 import functools
 import inspect
+import threading
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -101,6 +102,7 @@ class Session:
         self._savepoints: List[Dict[str, Any]] = []
         #: ids of the objects a flush in progress is sending
         self._claimed: set[int] = set()
+        self._sync_lock = threading.RLock()
         self._closed = False
         #: "sync" or "async": which executor runs this session's transaction
         self._mode: Optional[str] = None
@@ -119,7 +121,7 @@ class Session:
         if self._mode is None:
             self._mode = "sync"
         if self._mode == "sync":
-            return self.db.run(op)
+            return self._run_serialised(op)
         loop = self._loop
         assert loop is not None
         try:
@@ -142,7 +144,14 @@ class Session:
             if asyncio.get_running_loop() is not self._loop:
                 raise exc.SessionError("this session belongs to another event loop")
             return await self.db.arun(op)
-        return await asyncio.to_thread(self.db.run, op)
+        return await asyncio.to_thread(self._run_serialised, op)
+
+    def _run_serialised(self, op: Op[T]) -> T:
+        """Blocking runs of one session take turns: threads sharing a session (a sync
+        dependency's session used by tasks gathered in the endpoint) must not plan
+        and flush at the same time."""
+        with self._sync_lock:
+            return self.db.run(op)
 
     # -- context management --------------------------------------------------
 

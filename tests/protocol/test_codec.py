@@ -49,7 +49,7 @@ def test_preauth_limit_is_smaller() -> None:
 
 
 def test_values_json_lacks_are_encoded_as_strings() -> None:
-    when = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     ident = uuid.UUID(int=7)
     payload = protocol.encode_payload({"at": when, "id": ident, "day": when.date()})
     assert msgpack.unpackb(payload) == {

@@ -283,12 +283,6 @@ async def test_raw_client_writes_join_the_request_transaction_only_through_the_s
     assert kept == ["adep-sync", "sdep-sync"]  # only the async client's write was in the transaction
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "defect in Session: a blocking-mode session runs each awaited call in its own worker thread "
-    "(asyncio.to_thread) with nothing serialising them, so gathered asave(session=s) calls race "
-    "in its bookkeeping ('dictionary changed size during iteration' in Session._plan; saves that "
-    "return before their document is staged). A race: shown reliably under a short GIL switch "
-    "interval, rarely at the default one"))
 async def test_gathered_saves_through_a_sync_dependency_session_under_thread_contention(
         web_db: Database) -> None:
     app = FastAPI()
