@@ -492,3 +492,29 @@ def test_threads_with_transactions_do_not_leak_into_each_other(
         assert len(rows) == 3 * 10 * 5
     finally:
         client.close()
+
+
+def test_server_stores_a_document_whose_answer_is_over_the_limit_then_hangs_up(
+    solidb_server: SoliDBServer, solidb_client: Client, db: str
+) -> None:
+    """Server fact behind ``protocol.MAX_DOCUMENT_SIZE``: a write just under 16 MiB is stored,
+    but its answer (the document plus system fields) is over the limit, so the server hangs up
+    without answering, and the stored document can no longer be read through the driver."""
+    solidb_client.create_collection(db, "huge")
+    sock = raw_connection(solidb_server)
+    try:
+        raw_auth(sock, solidb_server)
+        filler = "x" * (protocol.MAX_MESSAGE_SIZE - 200)
+        payload = msgpack.packb({"cmd": "insert", "database": db, "collection": "huge",
+                                 "document": {"_key": "big", "f": filler}})
+        assert len(payload) < protocol.MAX_MESSAGE_SIZE
+        sock.sendall(struct.pack(">I", len(payload)) + payload)
+        assert closed_by_peer(sock)  # no answer: the connection is gone
+    finally:
+        sock.close()
+    assert solidb_client.list_page(db, "huge", limit=0)[1] == 1  # but the document was stored
+    with pytest.raises(exc.ConnectionError):
+        solidb_client.get(db, "huge", "big")
+    # The client refuses such a write before sending it.
+    with pytest.raises(exc.MessageTooLargeError, match="write limit"):
+        solidb_client.insert(db, "huge", {"_key": "big2", "f": filler})
