@@ -12,6 +12,7 @@ from typing import Annotated
 from _connection import URL
 
 from solidb_odm import Document, Indexed, Sum, aconnect
+from solidb_odm.exceptions import ConflictError
 from solidb_odm.session import atomic
 
 
@@ -23,8 +24,23 @@ class Account(Document):
         collection = "async_accounts"
 
 
-async def transfer(source: str, target: str, amount: int) -> None:
-    """Move money in one unit of work: both writes land, or neither."""
+async def transfer(source: str, target: str, amount: int) -> int:
+    """Move money in one unit of work: both writes land, or neither.
+
+    Sessions check revisions: when a concurrent transfer changed one of the
+    accounts first, the commit raises ConflictError and nothing was written,
+    so the transfer runs again on fresh data. Returns the number of retries.
+    """
+    for attempt in range(50):
+        try:
+            await _transfer_once(source, target, amount)
+            return attempt
+        except ConflictError:
+            await asyncio.sleep(0.001 * attempt)
+    raise RuntimeError("too many conflicts")
+
+
+async def _transfer_once(source: str, target: str, amount: int) -> None:
     async with atomic():
         a = await Account.objects.aget(owner=source)
         b = await Account.objects.aget(owner=target)
@@ -47,7 +63,8 @@ async def main() -> None:
     # Ten transfers at once, each its own task and its own session: the
     # open session follows each task (contextvars), never another one.
     moves = [transfer(f"user{i}", f"user{(i + 1) % 10}", 30) for i in range(10)]
-    await asyncio.gather(*moves)
+    retries = await asyncio.gather(*moves)
+    print("conflicts retried:", sum(retries))
     total = (await Account.objects.aaggregate(total=Sum("balance")))["total"]
     print("total after 10 concurrent transfers:", total)
 
