@@ -23,6 +23,7 @@ from .schema import sync_models
 from .session import Atomic, Session, atomic
 
 T = TypeVar("T")
+C = TypeVar("C", Client, AsyncClient)
 
 if TYPE_CHECKING:
     from .models import Document
@@ -71,34 +72,29 @@ class Database:
     @property
     def client(self) -> Client:
         """The blocking client (made on first use when this Database was built async)."""
-        client = self._client
-        if client is None:
+        if self._client is None:
             with self._twin_lock:
                 if self._client is None:
-                    twin = Client(self._origin.host, self._origin.port, **self._options)
-                    credentials = self._origin.credentials
-                    if credentials is not None:
-                        twin.assume_credentials(credentials)
-                    self._client = twin
-                    self._owns_twin = True
-                client = self._client
-        return client
+                    self._client = self._twin(Client)
+        return self._client
 
     @property
     def aclient(self) -> AsyncClient:
         """The asyncio client (made on first use when this Database was built blocking)."""
-        aclient = self._aclient
-        if aclient is None:
+        if self._aclient is None:
             with self._twin_lock:
                 if self._aclient is None:
-                    twin = AsyncClient(self._origin.host, self._origin.port, **self._options)
-                    credentials = self._origin.credentials
-                    if credentials is not None:
-                        twin.assume_credentials(credentials)
-                    self._aclient = twin
-                    self._owns_twin = True
-                aclient = self._aclient
-        return aclient
+                    self._aclient = self._twin(AsyncClient)
+        return self._aclient
+
+    def _twin(self, kind: Type[C]) -> C:
+        """A client of the other mode on the same server, with the same identity."""
+        twin = kind(self._origin.host, self._origin.port, **self._options)
+        credentials = self._origin.credentials
+        if credentials is not None:
+            twin.assume_credentials(credentials)
+        self._owns_twin = True
+        return twin
 
     def run(self, op: Op[T]) -> T:
         """Run an operation on the blocking client."""
@@ -156,18 +152,28 @@ class Database:
         return atomic(self, **options)
 
     def close(self) -> None:
-        """Close the clients this Database made (an async twin only drops its idle sockets)."""
-        if self._owns_client and self._client is not None:
-            self._client.close()
-        if self._owns_client and self._aclient is not None:
-            self._aclient.close_idle()
+        """Close the clients this Database owns (an async one only drops its idle sockets)."""
+        for client in self._owned():
+            if isinstance(client, Client):
+                client.close()
+            else:
+                client.close_idle()
 
     async def aclose(self) -> None:
-        """Close the clients this Database made, in async code."""
-        if self._owns_client and self._aclient is not None:
-            await self._aclient.close()
-        if self._owns_client and self._client is not None:
-            self._client.close()
+        """Close the clients this Database owns, in async code."""
+        for client in self._owned():
+            if isinstance(client, Client):
+                client.close()
+            else:
+                await client.close()
+
+    def _owned(self) -> List[Client | AsyncClient]:
+        """The client it was given (when it owns it) and the twin it made, if any."""
+        owned: List[Client | AsyncClient] = [self._origin] if self._owns_client else []
+        twin = self._aclient if self._origin is self._client else self._client
+        if self._owns_twin and twin is not None:
+            owned.append(twin)
+        return owned
 
 
 def parse_url(url: str) -> Dict[str, Any]:

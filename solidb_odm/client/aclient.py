@@ -16,14 +16,14 @@ from typing import Any, TypeVar
 
 from .. import _context, protocol
 from .. import exceptions as exc
-from ..ops import AUTO, Command, CurrentTransaction, HttpRequest, HttpResponse, Op, TransactionInfo
+from ..ops import Command, CurrentTransaction, HttpRequest, HttpResponse, Op, TransactionInfo
 from . import routing
 from .aconnection import AsyncConnection
 from .apool import AsyncConnectionPool, Credentials
+from .base import ExecutorBase
 from .commands import AsyncClientMethods, ClientOps
 from .facade import AsyncFacade
 from .http import HttpTransport
-from .state import ClientState
 from .subclients import AsyncSubclients
 
 T = TypeVar("T")
@@ -41,7 +41,7 @@ class _AsyncTransaction:
         self.lock = asyncio.Lock()  # one request at a time on the pinned connection
 
 
-class AsyncClient(AsyncClientMethods, AsyncSubclients):
+class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSubclients):
     """An asyncio client for one SoliDB server; safe to share between tasks.
 
     ``async with AsyncClient(host, port) as client: await client.auth(...)``.
@@ -57,8 +57,7 @@ class AsyncClient(AsyncClientMethods, AsyncSubclients):
         timeout: float | None = 30.0,
         pool_timeout: float | None = 30.0,
     ) -> None:
-        self._state = ClientState(host, port)
-        AsyncFacade.__init__(self, ClientOps(self._state), self)
+        AsyncFacade.__init__(self, ClientOps(self._init_base(host, port)), self)
         if pool_size < 1:
             raise exc.ValidationError("pool size must be at least 1")
         self.pool_size = pool_size
@@ -69,29 +68,14 @@ class AsyncClient(AsyncClientMethods, AsyncSubclients):
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncConnectionPool] = (
             weakref.WeakKeyDictionary()
         )
-        self._transactions: dict[str, _AsyncTransaction] = {}
-        self._subclients: dict[str, Any] = {}
         self._closed = False
         #: the pool used last, found without a weak-dictionary lookup
         self._last_loop: asyncio.AbstractEventLoop | None = None
         self._last_pool: AsyncConnectionPool | None = None
 
-    @property
-    def host(self) -> str:
-        return self._state.host
 
-    @property
-    def port(self) -> int:
-        return self._state.port
 
-    @property
-    def state(self) -> ClientState:
-        return self._state
 
-    @property
-    def ops(self) -> ClientOps:
-        """The operations behind this client's methods."""
-        return self._ops
 
     @property
     def credentials(self) -> dict[str, Any] | None:
@@ -145,31 +129,15 @@ class AsyncClient(AsyncClientMethods, AsyncSubclients):
                     self._forget_transaction(tx_id, close=True)
 
     async def _command(self, command: Command, scoped: list[str]) -> protocol.Reply:
-        ref = command.tx
-        if ref is AUTO and not self._transactions and command.message["cmd"] != routing.BEGIN_COMMAND:
-            # No transaction is open on this client at all: route() would say "pooled".
+        route, tx = self._route(command)
+        if route is None:
             return await self._send_pooled(command.message, retry=command.retry)
-        tx: _AsyncTransaction | None = None
-        if ref is AUTO:
-            current = _context.current_transaction(self)
-            if current is not None:
-                tx = self._transactions.get(current)
-        elif ref is not None:
-            tx = self._transactions.get(ref)  # type: ignore[arg-type]
-            if tx is None:
-                raise exc.TransactionError(
-                    f"Transaction not found: {ref!r} is not open on this client"
-                )
-        route = routing.route(command.message, command.retry, tx.tx_id if tx else None)
         if route.kind is routing.Route.POOLED:
             return await self._send_pooled(route.message, retry=route.retry)
         if route.kind is routing.Route.BEGIN:
             reply = await self._begin(route.message)
             assert reply.tx_id is not None
-            if ref is AUTO:
-                _context.push_transaction(self, reply.tx_id)
-            else:
-                scoped.append(reply.tx_id)
+            self._begun(command, reply.tx_id, scoped)
             return reply
         assert tx is not None
         return await self._send_pinned(tx, route.message, finishes=route.finishes)
@@ -293,21 +261,8 @@ class AsyncClient(AsyncClientMethods, AsyncSubclients):
     ) -> None:
         await self.close()
 
-    def use_database(self, name: str) -> AsyncClient:
-        """Set the database the sub-clients work on; returns the client."""
-        self._state.use_database(name)
-        return self
 
-    @property
-    def database(self) -> str | None:
-        return self._state.database
 
-    def in_transaction(self) -> str | None:
-        """The id of the innermost transaction open in the caller's context, if any."""
-        for tx_id in reversed(_context.transactions_of(self)):
-            if tx_id in self._transactions:
-                return tx_id
-        return None
 
     # ------------------------------------------------------------------
     # Authentication

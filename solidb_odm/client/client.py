@@ -14,14 +14,14 @@ from typing import Any, TypeVar
 
 from .. import _context, protocol
 from .. import exceptions as exc
-from ..ops import AUTO, Command, CurrentTransaction, HttpRequest, HttpResponse, Op, TransactionInfo
+from ..ops import Command, CurrentTransaction, HttpRequest, HttpResponse, Op, TransactionInfo
 from . import routing
+from .base import ExecutorBase
 from .commands import ClientOps, SyncClientMethods
 from .connection import Connection
 from .facade import SyncFacade
 from .http import HttpTransport
 from .pool import ConnectionPool
-from .state import ClientState
 from .subclients import SyncSubclients
 
 T = TypeVar("T")
@@ -38,7 +38,7 @@ class _Transaction:
         self.lock = threading.Lock()  # one request at a time on the pinned socket
 
 
-class Client(SyncClientMethods, SyncSubclients):
+class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
     """A thread-safe client for one SoliDB server.
 
     Connections are pooled; each request uses one connection alone. After
@@ -55,8 +55,7 @@ class Client(SyncClientMethods, SyncSubclients):
         timeout: float | None = 30.0,
         pool_timeout: float | None = 30.0,
     ) -> None:
-        self._state = ClientState(host, port)
-        SyncFacade.__init__(self, ClientOps(self._state), self)
+        SyncFacade.__init__(self, ClientOps(self._init_base(host, port)), self)
         self._pool = ConnectionPool(
             host,
             port,
@@ -65,27 +64,11 @@ class Client(SyncClientMethods, SyncSubclients):
             request_timeout=timeout,
             pool_timeout=pool_timeout,
         )
-        self._transactions: dict[str, _Transaction] = {}
         self._tx_lock = threading.Lock()
-        self._subclients: dict[str, Any] = {}
 
-    @property
-    def host(self) -> str:
-        return self._state.host
 
-    @property
-    def port(self) -> int:
-        return self._state.port
 
-    @property
-    def state(self) -> ClientState:
-        """Host, port and the selected database (shared with the sub-clients' operations)."""
-        return self._state
 
-    @property
-    def ops(self) -> ClientOps:
-        """The operations behind this client's methods, to run with :meth:`run` elsewhere."""
-        return self._ops
 
     @property
     def credentials(self) -> dict[str, Any] | None:
@@ -124,31 +107,15 @@ class Client(SyncClientMethods, SyncSubclients):
                     self._forget_transaction(tx_id, close=True)
 
     def _command(self, command: Command, scoped: list[str]) -> protocol.Reply:
-        ref = command.tx
-        if ref is AUTO and not self._transactions and command.message["cmd"] != routing.BEGIN_COMMAND:
-            # No transaction is open on this client at all: route() would say "pooled".
+        route, tx = self._route(command)
+        if route is None:
             return self._send_pooled(command.message, retry=command.retry)
-        tx: _Transaction | None = None
-        if ref is AUTO:
-            current = _context.current_transaction(self)
-            if current is not None:
-                tx = self._transactions.get(current)  # None: finished elsewhere
-        elif ref is not None:
-            tx = self._transactions.get(ref)  # type: ignore[arg-type]
-            if tx is None:
-                raise exc.TransactionError(
-                    f"Transaction not found: {ref!r} is not open on this client"
-                )
-        route = routing.route(command.message, command.retry, tx.tx_id if tx else None)
         if route.kind is routing.Route.POOLED:
             return self._send_pooled(route.message, retry=route.retry)
         if route.kind is routing.Route.BEGIN:
             reply = self._begin(route.message)
             assert reply.tx_id is not None
-            if ref is AUTO:
-                _context.push_transaction(self, reply.tx_id)
-            else:
-                scoped.append(reply.tx_id)
+            self._begun(command, reply.tx_id, scoped)
             return reply
         assert tx is not None
         return self._send_pinned(tx, route.message, finishes=route.finishes)
@@ -252,21 +219,8 @@ class Client(SyncClientMethods, SyncSubclients):
     ) -> None:
         self.close()
 
-    def use_database(self, name: str) -> Client:
-        """Set the database the sub-clients work on; returns the client."""
-        self._state.use_database(name)
-        return self
 
-    @property
-    def database(self) -> str | None:
-        return self._state.database
 
-    def in_transaction(self) -> str | None:
-        """The id of the innermost transaction open in the caller's context, if any."""
-        for tx_id in reversed(_context.transactions_of(self)):
-            if tx_id in self._transactions:
-                return tx_id
-        return None
 
     # ------------------------------------------------------------------
     # Authentication

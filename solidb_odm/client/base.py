@@ -1,0 +1,107 @@
+"""What the blocking and the asyncio executor share, none of it I/O.
+
+Where the server is, the database chosen with ``use_database``, the
+transactions open on the client, and the decision of where a command goes:
+each executor only does the I/O that decision asks for.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Protocol, TypeVar
+
+from typing_extensions import Self
+
+from .. import _context
+from .. import exceptions as exc
+from ..ops import AUTO, Command
+from . import routing
+from .commands import ClientOps
+from .state import ClientState
+
+
+class OpenTransaction(Protocol):
+    @property
+    def tx_id(self) -> str: ...
+
+
+Tx = TypeVar("Tx", bound=OpenTransaction)
+
+
+class ExecutorBase(Generic[Tx]):
+    """The non-I/O half of ``Client`` and ``AsyncClient``."""
+
+    _state: ClientState
+    _ops: ClientOps
+    #: open transactions by id, each with the connection pinned to it
+    _transactions: dict[str, Tx]
+    _subclients: dict[str, Any]
+
+    def _init_base(self, host: str, port: int) -> ClientState:
+        self._state = ClientState(host, port)
+        self._transactions = {}
+        self._subclients = {}
+        return self._state
+
+    @property
+    def host(self) -> str:
+        return self._state.host
+
+    @property
+    def port(self) -> int:
+        return self._state.port
+
+    @property
+    def state(self) -> ClientState:
+        """Host, port and the selected database (shared with the sub-clients' operations)."""
+        return self._state
+
+    @property
+    def ops(self) -> ClientOps:
+        """The operations behind this client's methods, to run with ``run()`` elsewhere."""
+        return self._ops
+
+    def use_database(self, name: str) -> Self:
+        """Set the database the sub-clients work on; returns the client."""
+        self._state.use_database(name)
+        return self
+
+    @property
+    def database(self) -> str | None:
+        return self._state.database
+
+    def in_transaction(self) -> str | None:
+        """The id of the innermost transaction open in the caller's context, if any."""
+        for tx_id in reversed(_context.transactions_of(self)):
+            if tx_id in self._transactions:
+                return tx_id
+        return None
+
+    def _route(self, command: Command) -> tuple[routing.Route | None, Tx | None]:
+        """Where ``command`` goes: (None, None) means "pooled, as it is" (the hot path).
+
+        ``AUTO`` resolves to the caller's open transaction (one that ended in
+        another context is ignored); an explicit id must be open here.
+        """
+        ref = command.tx
+        message = command.message
+        if ref is AUTO and not self._transactions and message["cmd"] != routing.BEGIN_COMMAND:
+            return None, None  # no transaction is open on this client at all
+        tx: Tx | None = None
+        if ref is AUTO:
+            current = _context.current_transaction(self)
+            if current is not None:
+                tx = self._transactions.get(current)
+        elif isinstance(ref, str):
+            tx = self._transactions.get(ref)
+            if tx is None:
+                raise exc.TransactionError(
+                    f"Transaction not found: {ref!r} is not open on this client"
+                )
+        return routing.route(message, command.retry, tx.tx_id if tx else None), tx
+
+    def _begun(self, command: Command, tx_id: str, scoped: list[str]) -> None:
+        """A transaction began: the caller's context joins it (AUTO), or the operation owns it."""
+        if command.tx is AUTO:
+            _context.push_transaction(self, tx_id)
+        else:
+            scoped.append(tx_id)
