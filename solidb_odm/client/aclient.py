@@ -10,11 +10,12 @@ to an event loop, so each loop that uses the client gets its own pool.
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .. import _context, protocol
+from .. import _context, events, protocol
 from .. import exceptions as exc
 from ..ops import Command, CurrentTransaction, HttpRequest, HttpResponse, Op, TransactionInfo
 from . import routing
@@ -110,9 +111,15 @@ class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSu
             while True:
                 try:
                     if type(request) is Command:
-                        response: Any = await self._command(request, scoped)
+                        if events.active:
+                            response: Any = await self._observed_command(request, scoped)
+                        else:
+                            response = await self._command(request, scoped)
                     elif type(request) is HttpRequest:
-                        response = await self._http_request(request)
+                        if events.active:
+                            response = await self._observed_http(request)
+                        else:
+                            response = await self._http_request(request)
                     elif type(request) is CurrentTransaction:
                         response = TransactionInfo(self.in_transaction())
                     else:  # pragma: no cover - an operation bug
@@ -127,6 +134,26 @@ class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSu
             for tx_id in scoped:
                 if tx_id in self._transactions:  # abandoned: closing rolls it back
                     self._forget_transaction(tx_id, close=True)
+
+    async def _observed_command(self, command: Command, scoped: list[str]) -> protocol.Reply:
+        started = time.perf_counter()
+        try:
+            reply = await self._command(command, scoped)
+        except BaseException as err:
+            self._command_event(command, started, None, err)
+            raise
+        self._command_event(command, started, reply, None)
+        return reply
+
+    async def _observed_http(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        try:
+            response = await self._http_request(request)
+        except BaseException as err:
+            self._http_event(request, started, None, err)
+            raise
+        self._http_event(request, started, response.status, None)
+        return response
 
     async def _command(self, command: Command, scoped: list[str]) -> protocol.Reply:
         route, tx = self._route(command)

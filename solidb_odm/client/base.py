@@ -7,13 +7,14 @@ each executor only does the I/O that decision asks for.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Generic, Protocol, TypeVar
 
 from typing_extensions import Self
 
-from .. import _context
+from .. import _context, events, protocol
 from .. import exceptions as exc
-from ..ops import AUTO, Command
+from ..ops import AUTO, Command, HttpRequest
 from . import routing
 from .commands import ClientOps
 from .state import ClientState
@@ -105,3 +106,27 @@ class ExecutorBase(Generic[Tx]):
             _context.push_transaction(self, tx_id)
         else:
             scoped.append(tx_id)
+
+    # -- instrumentation (only while an observer is registered: see events.py) ------
+
+    def _command_event(self, command: Command, started: float,
+                       reply: protocol.Reply | None, error: BaseException | None) -> None:
+        tx = command.tx
+        tx_id = tx if isinstance(tx, str) else (self.in_transaction() if tx is AUTO else None)
+        fields = events.describe(command.message, tx_id)
+        if reply is not None and reply.tx_id and fields["operation"] == routing.BEGIN_COMMAND:
+            fields["tx_id"] = reply.tx_id
+        events.emit(events.RequestEvent(
+            duration=time.perf_counter() - started,
+            rows=None if reply is None else events.rows_of(reply.data, reply.count),
+            host=self.host, port=self.port, error=error, **fields,
+        ))
+
+    def _http_event(self, request: HttpRequest, started: float, status: int | None,
+                    error: BaseException | None) -> None:
+        events.emit(events.RequestEvent(
+            operation=f"HTTP {request.method}", database=self._state.database,
+            collection=None, statement=request.path, bind_names=(), bind_vars=None,
+            duration=time.perf_counter() - started, rows=None, host=self.host,
+            port=self.port, tx_id=None, error=error,
+        ))

@@ -9,10 +9,11 @@ Transactions follow the caller's context (``contextvars``), not the thread.
 from __future__ import annotations
 
 import threading
+import time
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .. import _context, protocol
+from .. import _context, events, protocol
 from .. import exceptions as exc
 from ..ops import Command, CurrentTransaction, HttpRequest, HttpResponse, Op, TransactionInfo
 from . import routing
@@ -88,9 +89,15 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
             while True:
                 try:
                     if type(request) is Command:
-                        response: Any = self._command(request, scoped)
+                        if events.active:
+                            response: Any = self._observed_command(request, scoped)
+                        else:
+                            response = self._command(request, scoped)
                     elif type(request) is HttpRequest:
-                        response = self._http_request(request)
+                        if events.active:
+                            response = self._observed_http(request)
+                        else:
+                            response = self._http_request(request)
                     elif type(request) is CurrentTransaction:
                         response = TransactionInfo(self.in_transaction())
                     else:  # pragma: no cover - an operation bug
@@ -105,6 +112,26 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
             for tx_id in scoped:
                 if tx_id in self._transactions:  # abandoned: closing rolls it back
                     self._forget_transaction(tx_id, close=True)
+
+    def _observed_command(self, command: Command, scoped: list[str]) -> protocol.Reply:
+        started = time.perf_counter()
+        try:
+            reply = self._command(command, scoped)
+        except BaseException as err:
+            self._command_event(command, started, None, err)
+            raise
+        self._command_event(command, started, reply, None)
+        return reply
+
+    def _observed_http(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        try:
+            response = self._http_request(request)
+        except BaseException as err:
+            self._http_event(request, started, None, err)
+            raise
+        self._http_event(request, started, response.status, None)
+        return response
 
     def _command(self, command: Command, scoped: list[str]) -> protocol.Reply:
         route, tx = self._route(command)

@@ -1,0 +1,153 @@
+"""What happened on the wire: one event per request, for logs, tracing and test assertions.
+
+Both executors report every request they send (driver commands, batches,
+HTTP calls, begin/commit/rollback) to the observers registered here, after
+the answer came back or the request failed. The query log, OpenTelemetry
+tracing and ``solidb_odm.testing.capture_queries`` are such observers.
+
+While no observer is registered, an executor does not even read the clock:
+the cost of instrumentation that is off is one truthiness test per request.
+
+Observers are process-wide or, through :func:`observing`, limited to the
+calling context (a test, a request): an observer added with ``observing``
+sees the requests made in that context and in the tasks and thread-pool
+copies started from it, and nobody else's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(slots=True)
+class RequestEvent:
+    """One request and its outcome.
+
+    ``operation`` is the driver command (``query``, ``get``, ``insert``,
+    ``batch``, ``begin_transaction``...) or ``"HTTP GET"`` and the like.
+    ``statement`` is the SDBQL text with its ``@name`` placeholders, never
+    the values; ``bind_names`` are those names. ``bind_vars`` holds the
+    values, for observers that were asked to show them.
+    """
+
+    operation: str
+    database: str | None
+    collection: str | None
+    statement: str | None
+    bind_names: tuple[str, ...]
+    bind_vars: Mapping[str, Any] | None
+    duration: float
+    rows: int | None
+    host: str
+    port: int
+    tx_id: str | None
+    error: BaseException | None = None
+    #: commands carried by a batch (their operations), empty otherwise
+    batch: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+class Observer(Protocol):
+    def __call__(self, event: RequestEvent) -> None: ...
+
+
+_global: list[Observer] = []
+_scoped: ContextVar[tuple[Observer, ...]] = ContextVar("solidb_odm_observers", default=())
+_scoped_count = 0
+#: True while any observer is registered anywhere (the executors' fast test)
+active = False
+
+
+def _refresh() -> None:
+    global active
+    active = bool(_global) or _scoped_count > 0
+
+
+def add_observer(observer: Observer) -> None:
+    """Report every request of the process to ``observer`` from now on."""
+    _global.append(observer)
+    _refresh()
+
+
+def remove_observer(observer: Observer) -> None:
+    if observer in _global:
+        _global.remove(observer)
+    _refresh()
+
+
+@contextmanager
+def observing(observer: Observer) -> Iterator[Observer]:
+    """Report to ``observer`` the requests made in this context until the block ends."""
+    global _scoped_count
+    token = _scoped.set((*_scoped.get(), observer))
+    _scoped_count += 1
+    _refresh()
+    try:
+        yield observer
+    finally:
+        _scoped_count -= 1
+        try:
+            _scoped.reset(token)
+        except ValueError:  # left in another context: remove by value
+            _scoped.set(tuple(o for o in _scoped.get() if o is not observer))
+        _refresh()
+
+
+def observers() -> tuple[Observer, ...]:
+    """The observers that see a request made now, in this context."""
+    scoped = _scoped.get()
+    return (*_global, *scoped) if scoped else tuple(_global)
+
+
+def describe(message: Mapping[str, Any], tx_id: str | None) -> dict[str, Any]:
+    """The event fields a driver command carries (a transaction's wrapper is looked through)."""
+    inner = message
+    if message.get("cmd") == "transaction_command" and isinstance(message.get("command"), Mapping):
+        inner = message["command"]
+        tx_id = tx_id or message.get("tx_id")
+    bind_vars = inner.get("bind_vars")
+    if not isinstance(bind_vars, Mapping):
+        bind_vars = None
+    batch: tuple[str, ...] = ()
+    if inner.get("cmd") == "batch":
+        commands = inner.get("commands") or []
+        batch = tuple(
+            str((c.get("command") or c).get("cmd") if c.get("cmd") == "transaction_command"
+                else c.get("cmd"))
+            for c in commands if isinstance(c, Mapping)
+        )
+    return {
+        "operation": str(inner.get("cmd")),
+        "database": inner.get("database"),
+        "collection": inner.get("collection") or (
+            inner.get("name") if "collection" in str(inner.get("cmd")) else None),
+        "statement": inner.get("sdbql"),
+        "bind_names": tuple(sorted(bind_vars)) if bind_vars else (),
+        "bind_vars": bind_vars,
+        "tx_id": tx_id or message.get("tx_id"),
+        "batch": batch,
+    }
+
+
+def rows_of(data: Any, count: int | None) -> int | None:
+    """Rows an answer returned: the length of a list, else the count the server gave."""
+    if isinstance(data, list):
+        return len(data)
+    return count
+
+
+def emit(event: RequestEvent) -> None:
+    """Hand ``event`` to every observer that sees it; an observer's failure is not the caller's."""
+    for observer in observers():
+        try:
+            observer(event)
+        except Exception:  # instrumentation must never break a request
+            logging.getLogger("solidb_odm").exception("a request observer failed")
