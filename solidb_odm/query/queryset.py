@@ -569,6 +569,11 @@ class QuerySet(Generic[D]):
         return self._stream()
 
     def _stream(self) -> Iterator[D]:
+        # list(qs) takes the iterator first and asks len(qs) next, which fetches
+        # and keeps the results; the stream then starts from those, not again.
+        if self._result_cache is not None:
+            yield from self._result_cache
+            return
         seen: List[Any] = []
         for obj in self.iterator():
             seen.append(obj)

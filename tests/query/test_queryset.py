@@ -231,3 +231,16 @@ async def test_iteration_streams_pages_and_keeps_results(mode: Mode, db: Databas
     await mode.list(User.objects.all())
     await mode.list(User.objects.all())
     assert len(calls) > fetched + 1  # the shared manager never keeps results
+
+
+async def test_list_of_a_queryset_costs_one_query(mode: Mode, db: Database) -> None:
+    """``list(qs)`` asks ``len(qs)`` as a length hint after taking the iterator; both
+    must come from one fetch. The count is the server's: every request the executor sent."""
+    from solidb_odm import events
+
+    sent: list[events.RequestEvent] = []
+    with events.observing(sent.append):
+        qs = User.objects.filter(age__gte=17).order_by("name")
+        rows = await mode.list(qs)
+    assert [e.operation for e in sent] == ["query"]
+    assert [u.name for u in rows] == ["Alice", "Bob", "Carol", "Dave", "Eve", "bob"]
