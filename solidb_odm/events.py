@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -151,3 +151,65 @@ def emit(event: RequestEvent) -> None:
             observer(event)
         except Exception:  # instrumentation must never break a request
             logging.getLogger("solidb_odm").exception("a request observer failed")
+
+
+# -- units of work ---------------------------------------------------------------
+#
+# A unit is a span of work above the requests, such as a session's commit:
+# the layer doing it wraps it in ``with events.unit("commit", database=...)``
+# and the requests sent inside are its frames. A unit observer (the
+# OpenTelemetry one opens a parent span) gets ``enter(name, attributes)``, whose
+# return value comes back to its ``exit(token, error)``. Unit observers are
+# process-wide; while none is registered, ``unit()`` hands back one shared
+# no-op context manager.
+
+
+class UnitObserver(Protocol):
+    def enter(self, name: str, attributes: Mapping[str, Any]) -> Any: ...
+
+    def exit(self, token: Any, error: BaseException | None) -> None: ...
+
+
+_units: list[UnitObserver] = []
+_no_unit = nullcontext()
+
+
+def add_unit_observer(observer: UnitObserver) -> None:
+    _units.append(observer)
+
+
+def remove_unit_observer(observer: UnitObserver) -> None:
+    if observer in _units:
+        _units.remove(observer)
+
+
+class _Unit:
+    __slots__ = ("_attributes", "_entered", "_name")
+
+    def __init__(self, name: str, attributes: dict[str, Any]) -> None:
+        self._name = name
+        self._attributes = attributes
+        self._entered: list[tuple[UnitObserver, Any]] = []
+
+    def __enter__(self) -> None:
+        for observer in tuple(_units):
+            try:
+                self._entered.append((observer, observer.enter(self._name, self._attributes)))
+            except Exception:
+                logging.getLogger("solidb_odm").exception("a unit observer failed")
+
+    def __exit__(self, exc_type: type[BaseException] | None, error: BaseException | None,
+                 traceback: Any) -> None:
+        while self._entered:
+            observer, token = self._entered.pop()
+            try:
+                observer.exit(token, error)
+            except Exception:
+                logging.getLogger("solidb_odm").exception("a unit observer failed")
+
+
+def unit(name: str, **attributes: Any) -> AbstractContextManager[None]:
+    """A context manager around a unit of work, reported to the unit observers."""
+    if not _units:
+        return _no_unit
+    return _Unit(name, attributes)
