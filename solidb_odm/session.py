@@ -41,7 +41,7 @@ from typing import (
     overload,
 )
 
-from . import _context, protocol
+from . import _context, events, protocol
 from . import exceptions as exc
 from ._state import state_of
 from .models import Document
@@ -444,12 +444,14 @@ class Session:
     def flush(self) -> None:
         """Stage every pending change in the server transaction, in one round trip."""
         self._check_open()
-        self.run(self._flush_op())
+        with events.unit("flush", database=self.db.name):
+            self.run(self._flush_op())
 
     async def aflush(self) -> None:
         """:meth:`flush`, awaitable."""
         self._check_open()
-        await self.arun(self._flush_op())
+        with events.unit("flush", database=self.db.name):
+            await self.arun(self._flush_op())
 
     def _flush_op(self) -> Op[None]:
         if self._savepoints:
@@ -586,12 +588,14 @@ class Session:
     def commit(self) -> None:
         """Flush, then commit the transaction: all of it lands, or none of it."""
         self._check_open()
-        self.run(self._commit_op())
+        with events.unit("commit", database=self.db.name):
+            self.run(self._commit_op())
 
     async def acommit(self) -> None:
         """:meth:`commit`, awaitable."""
         self._check_open()
-        await self.arun(self._commit_op())
+        with events.unit("commit", database=self.db.name):
+            await self.arun(self._commit_op())
 
     def _commit_op(self) -> Op[None]:
         if self._tx_id is None and not (self._new or self._deleted or self.dirty):
