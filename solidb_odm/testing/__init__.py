@@ -1,5 +1,28 @@
-"""Real servers for tests: ``SoliDBServer`` and the pytest plugin."""
+"""Real servers for tests: ``SoliDBServer``, the pytest plugin, and request counting."""
 
+from .queries import (
+    KIND_GROUPS,
+    CapturedQueries,
+    NPlusOneDetector,
+    NPlusOneError,
+    assert_max_queries,
+    assert_num_queries,
+    capture_queries,
+    detect_n_plus_one,
+)
 from .server import PINNED_SOLIDB_VERSION, SoliDBServer, find_solidb_binary, free_port
 
-__all__ = ["PINNED_SOLIDB_VERSION", "SoliDBServer", "find_solidb_binary", "free_port"]
+__all__ = [
+    "KIND_GROUPS",
+    "PINNED_SOLIDB_VERSION",
+    "CapturedQueries",
+    "NPlusOneDetector",
+    "NPlusOneError",
+    "SoliDBServer",
+    "assert_max_queries",
+    "assert_num_queries",
+    "capture_queries",
+    "detect_n_plus_one",
+    "find_solidb_binary",
+    "free_port",
+]
