@@ -128,10 +128,15 @@ class QueryLog:
         if not self.logger.isEnabledFor(level):
             return  # the lazy path: nothing is built
         fields = self.fields(event)
-        # message template and arguments: formatted only if a handler emits the record
-        self.logger.log(level, "%s %s %.1f ms%s%s", event.operation, _namespace(event),
-                        event.duration * 1000, _outcome(event, fields), _tail(event, fields),
-                        extra={"solidb": fields})
+        logger = self.logger
+        # A template and its arguments: the text is formatted only if a handler emits the
+        # record. Made here rather than by logger.log(), which would walk the stack for a
+        # caller that is always this method.
+        logger.handle(logger.makeRecord(
+            logger.name, level, "(unknown file)", 0, "%s %s %.1f ms%s%s",
+            (event.operation, _namespace(event), event.duration * 1000,
+             _outcome(event, fields), _tail(event, fields)),
+            None, "(unknown function)", {"solidb": fields}))
 
     def fields(self, event: events.RequestEvent) -> dict[str, Any]:
         """The structured fields of ``event``'s record (``record.solidb``)."""
