@@ -133,7 +133,7 @@ class QueryLog:
         # record. Made here rather than by logger.log(), which would walk the stack for a
         # caller that is always this method.
         logger.handle(logger.makeRecord(
-            logger.name, level, "(unknown file)", 0, "%s %s %.1f ms%s%s",
+            logger.name, level, "(unknown file)", 0, "%s%s %.1f ms%s%s",
             (event.operation, _namespace(event), event.duration * 1000,
              _outcome(event, fields), _tail(event, fields)),
             None, "(unknown function)", {"solidb": fields}))
@@ -164,8 +164,9 @@ class QueryLog:
 
 def _namespace(event: events.RequestEvent) -> str:
     if event.database and event.collection:
-        return f"{event.database}.{event.collection}"
-    return event.database or event.collection or "-"
+        return f" {event.database}.{event.collection}"
+    name = event.database or event.collection
+    return f" {name}" if name else ""
 
 
 def _outcome(event: events.RequestEvent, fields: Mapping[str, Any]) -> str:
@@ -186,7 +187,7 @@ def _outcome(event: events.RequestEvent, fields: Mapping[str, Any]) -> str:
 def _tail(event: events.RequestEvent, fields: Mapping[str, Any]) -> str:
     if not event.statement:
         return ""
-    tail = f": {event.statement}"
+    tail = ": " + " ".join(event.statement.split())  # one line; the field keeps the text
     values = fields.get("bind_vars")
     if values:
         shown = []
