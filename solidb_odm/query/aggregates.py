@@ -50,20 +50,48 @@ class Aggregate:
 
 
 class Count(Aggregate):
+    """The number of rows (``Count()``), or of rows where ``field`` is not null.
+
+    ``Count()`` is named ``count`` in the result, ``Count("email")`` ``email__count``:
+
+        User.objects.aggregate(Count(), with_email=Count("email"))
+        # {"count": 4, "with_email": 3}
+    """
+
     func = "count"
 
 
 class Sum(Aggregate):
+    """The sum of a numeric field; ``None`` when no row has a number there (as SQL's ``SUM``).
+
+        Order.objects.filter(paid=True).aggregate(total=Sum("amount"))   # {"total": 1250}
+    """
+
     func = "sum"
 
 
 class Avg(Aggregate):
+    """The mean of a numeric field, as a float; ``None`` when no row has a number there.
+
+        User.objects.aggregate(Avg("age"))   # {"age__avg": 29.5}
+    """
+
     func = "avg"
 
 
 class Min(Aggregate):
+    """The smallest number or string in a field (nulls ignored); ``None`` for no rows.
+
+        User.objects.values("country").annotate(youngest=Min("age"))
+    """
+
     func = "min"
 
 
 class Max(Aggregate):
+    """The largest number or string in a field (nulls ignored); ``None`` for no rows.
+
+        Post.objects.aggregate(latest=Max("published"))
+    """
+
     func = "max"
