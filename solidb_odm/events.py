@@ -56,14 +56,27 @@ class RequestEvent:
 
 
 class Observer(Protocol):
+    """Anything called with one ``RequestEvent``: a function is enough.
+
+    It runs on the thread or task that sent the request, right after the
+    answer (or the failure), so it should be quick; an exception it raises
+    is logged on the ``solidb_odm`` logger and the request goes on.
+
+        def slow(event: RequestEvent) -> None:
+            if event.duration > 0.1:
+                print(f"{event.operation} took {event.duration:.3f}s: {event.statement}")
+
+        add_observer(slow)
+    """
+
     def __call__(self, event: RequestEvent) -> None: ...
 
 
 _global: list[Observer] = []
 _scoped: ContextVar[tuple[Observer, ...]] = ContextVar("solidb_odm_observers", default=())
 _scoped_count = 0
-#: True while any observer is registered anywhere (the executors' fast test)
 active = False
+"""True while any observer is registered anywhere: the executors' one test per request."""
 
 
 def _refresh() -> None:
@@ -78,6 +91,7 @@ def add_observer(observer: Observer) -> None:
 
 
 def remove_observer(observer: Observer) -> None:
+    """Stop reporting to ``observer`` (added by ``add_observer``); unknown ones are ignored."""
     if observer in _global:
         _global.remove(observer)
     _refresh()
@@ -165,6 +179,14 @@ def emit(event: RequestEvent) -> None:
 
 
 class UnitObserver(Protocol):
+    """Told when a unit of work (a session's ``commit`` or ``flush``) starts and ends.
+
+    The requests sent in between are the unit's frames, which is how a tracer
+    opens one parent span around them. ``enter(name, attributes)`` is called
+    as the unit starts, and what it returns comes back to ``exit(token,
+    error)`` as it ends, with the exception that ended it, if any.
+    """
+
     def enter(self, name: str, attributes: Mapping[str, Any]) -> Any: ...
 
     def exit(self, token: Any, error: BaseException | None) -> None: ...
@@ -175,10 +197,12 @@ _no_unit = nullcontext()
 
 
 def add_unit_observer(observer: UnitObserver) -> None:
+    """Report every unit of work of the process to ``observer`` from now on."""
     _units.append(observer)
 
 
 def remove_unit_observer(observer: UnitObserver) -> None:
+    """Stop reporting units to ``observer``; unknown ones are ignored."""
     if observer in _units:
         _units.remove(observer)
 
