@@ -43,9 +43,9 @@ class _Auto:
         return "AUTO"
 
 
-#: ``Command.tx`` default: the executor routes the command into the
-#: transaction open in the caller's context (``begin_transaction``), if any.
 AUTO: Final = _Auto()
+"""``Command.tx`` default: the executor routes the command into the
+transaction open in the caller's context (``begin_transaction``), if any."""
 
 
 class Command:
@@ -80,6 +80,7 @@ class Command:
 
     @property
     def name(self) -> str:
+        """The command's name, the message's ``cmd`` (``"query"``, ``"insert"``...)."""
         return str(self.message["cmd"])
 
     def __repr__(self) -> str:
@@ -102,6 +103,8 @@ class HttpRequest:
 
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
+    """What an executor answers an ``HttpRequest`` with: the status and the body (JSON decoded, else text)."""
+
     status: int
     body: Any
 
@@ -113,14 +116,18 @@ class CurrentTransaction:
 
 @dataclass(frozen=True, slots=True)
 class TransactionInfo:
+    """What an executor answers ``CurrentTransaction`` with: the open transaction's id, or None."""
+
     tx_id: str | None
 
 
 Request = Union[Command, HttpRequest, CurrentTransaction]
+"""What an operation may yield to its executor."""
 Response = Union[protocol.Reply, HttpResponse, TransactionInfo]
+"""What the executor sends back into the operation, one per request, in the same order."""
 
-#: An operation that returns ``T``.
 Op = Generator[Request, Response, T]
+"""An operation that returns ``T``: a generator of requests, run by ``Client.run`` or ``AsyncClient.run``."""
 
 
 def call(command: Command) -> Op[protocol.Reply]:
