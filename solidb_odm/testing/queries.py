@@ -211,14 +211,17 @@ N_PLUS_ONE_KINDS = frozenset({"query", "get"})
 
 
 def shape_of(event: RequestEvent) -> Optional[Shape]:
-    """What repeats in an N+1: a query's text (values are bind variables), or an operation
-    on one collection (a get-by-key, an insert...). None for requests with neither."""
+    """What repeats in an N+1: a query's text (values are bind variables), an operation
+    on one collection (a get-by-key, an insert...), or a batch's list of commands.
+    None for requests with none of these (begin, commit, DDL on a database...)."""
     if event.operation == "query":
         if not event.statement:
             return None
         return ("query", event.database, " ".join(event.statement.split()))
     if event.collection:
         return (event.operation, event.database, event.collection)
+    if event.batch:
+        return ("batch", event.database, ", ".join(event.batch))
     return None
 
 
@@ -258,7 +261,9 @@ class NPlusOneDetector:
         for (operation, database, what), seen in self.offenders:
             values = {repr(sorted((e.bind_vars or {}).items())) for e in seen}
             where = f" in {database}" if database else ""
-            distinct = f", {len(values)} distinct bind values" if operation == "query" else ""
+            distinct = ""
+            if operation == "query":
+                distinct = f", {len(values)} distinct bind value set{'s' if len(values) != 1 else ''}"
             lines.append(f"{len(seen)}x {operation}{where}{distinct}: {what}")
         return "\n".join(lines)
 
