@@ -39,7 +39,17 @@ def set_default_database(db: Optional[Database]) -> None:
 
 
 class Database:
-    """One database on one server, with the models registered on it."""
+    """One database on one server, with the models registered on it.
+
+    Models, QuerySets and sessions need to know where to run: a Database is
+    that place, and it serves blocking and async code alike. ``connect()``
+    builds one and makes it the default; with several, ``qs.using(other)``
+    and ``other.session()`` pick the one to use.
+
+        db = connect("solidb://admin:secret@127.0.0.1:6745/shop")
+        db.register(User, Order).sync()
+        rows = db.query("FOR u IN users FILTER u.age > @min RETURN u.name", {"min": 18})
+    """
 
     def __init__(
         self,
@@ -58,9 +68,11 @@ class Database:
         self._options: Dict[str, Any] = dict(options or {})
         self._twin_lock = threading.Lock()
         self.name = name
-        #: the client operations, for building operations to run in either mode
+        """The database's name on the server."""
         self.ops = ClientOps(ClientState(client.host, client.port))
+        """The client operations, for building operations to run in either mode."""
         self.models: Dict[str, Type[Document]] = {}
+        """The registered models by collection name: what ``sync`` creates collections and indexes for."""
         self._owns_client = owns_client
         self._owns_twin = False
 
@@ -128,15 +140,19 @@ class Database:
     # -- plain access -------------------------------------------------------
 
     def query(self, sdbql: str, bind_vars: Optional[Mapping[str, Any]] = None) -> List[Any]:
+        """Run SDBQL on this database and return its rows as plain values (no models)."""
         return self.run(self.ops.query(self.name, sdbql, bind_vars))
 
     async def aquery(self, sdbql: str, bind_vars: Optional[Mapping[str, Any]] = None) -> List[Any]:
+        """:meth:`query`, awaitable."""
         return await self.arun(self.ops.query(self.name, sdbql, bind_vars))
 
     def collection_names(self) -> List[str]:
+        """The names of this database's collections."""
         return [c["name"] for c in self.run(self.ops.list_collections(self.name))]
 
     def create_collection(self, name: str, *, edge: bool = False) -> None:
+        """Create a document collection, or an edge collection with ``edge=True``."""
         self.run(self.ops.create_collection(
             self.name, names.collection_name(name), "edge" if edge else None
         ))
