@@ -519,3 +519,28 @@ def test_session_dependencies_are_function_scoped() -> None:
     for alias in (SessionDep, AsyncSessionDep):
         assert get_args(alias)[0] is Session
         assert get_args(alias)[1].scope == "function"  # the commit comes before the response
+
+
+# -- concurrency on one event loop ------------------------------------------------------
+
+
+async def test_concurrent_requests_through_the_asgi_transport(db_url: str) -> None:
+    """48 requests at once over httpx's ASGI transport: each commits or rolls back its own writes."""
+    import httpx
+
+    app = make_app(db_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            async def one(n: int) -> int:
+                route = "/todos" if n % 3 else "/todos/sync"
+                titles = [f"r{n}-{i}" for i in range(3)]
+                answer = await client.post(route, json=titles, params={"fail": n % 4 == 0})
+                return answer.status_code
+
+            statuses = await asyncio.gather(*(one(n) for n in range(48)))
+        assert statuses == [418 if n % 4 == 0 else 200 for n in range(48)]
+        stored = await CfTodo.objects.values_list("title", flat=True).alist()
+        expected = {f"r{n}-{i}" for n in range(48) if n % 4 for i in range(3)}
+        assert sorted(stored) == sorted(expected)
+    assert not hasattr(app.state, "solidb")
