@@ -71,7 +71,19 @@ REL_PREFIX = "__odm_rel__"
 
 
 class QuerySet(Generic[D]):
-    """A query over one model's collection; see the module docstring."""
+    """A lazy, chainable query over one model's collection.
+
+    Each chained call returns a new QuerySet and leaves the original as it
+    was, so a QuerySet can be kept, shared and refined. Nothing reaches the
+    server until it is iterated, counted, sliced to a single item or asked
+    for a result (``get``, ``exists``, ``update``...); ``sdbql`` and
+    ``bind_vars`` show what it will send.
+
+        adults = User.objects.filter(age__gte=18).exclude(name__startswith="B")
+        print(adults.order_by("-age")[:10].sdbql)
+        for user in adults.order_by("-age")[:10]:
+            ...
+    """
 
     def __init__(self, model: Type[D], using: Optional[Database] = None) -> None:
         self.model = model
@@ -111,6 +123,7 @@ class QuerySet(Generic[D]):
 
     @property
     def db(self) -> Database:
+        """Where this query runs: the database given to ``using()``, its session's, or the model's."""
         if self._db is not None:
             return self._db
         if self._session is not None:
@@ -154,6 +167,7 @@ class QuerySet(Generic[D]):
 
     @property
     def ordering(self) -> Tuple[OrderBy, ...]:
+        """The ``order_by`` terms, first key first."""
         return tuple(self._order)
 
     @property
@@ -185,9 +199,11 @@ class QuerySet(Generic[D]):
     # -- building ---------------------------------------------------------------
 
     def all(self) -> QuerySet[D]:
+        """A copy of this QuerySet: every document, when called on ``Model.objects``."""
         return self._clone()
 
     def none(self) -> QuerySet[D]:
+        """A QuerySet that matches nothing and still chains (as Django's ``none()``)."""
         clone = self._clone()
         clone._empty = True
         return clone
@@ -236,11 +252,13 @@ class QuerySet(Generic[D]):
         raise exc.ValidationError(f"cannot order by {term!r}")
 
     def reverse(self) -> QuerySet[D]:
+        """The same query in the opposite order (descending by key when none was given)."""
         clone = self._clone()
         clone._order = [-o for o in (self._order or [F("_key").asc()])]
         return clone
 
     def distinct(self) -> QuerySet[D]:
+        """Drop duplicate results: useful after ``values()`` or over a traversal."""
         clone = self._clone()
         clone._distinct = True
         return clone
@@ -366,10 +384,12 @@ class QuerySet(Generic[D]):
 
     @property
     def sdbql(self) -> str:
+        """The SDBQL text this QuerySet sends, with ``@p0``-style placeholders (nothing is sent)."""
         return self.compile().sdbql
 
     @property
     def bind_vars(self) -> Dict[str, Any]:
+        """The values for the placeholders in ``sdbql``: user input never becomes query text."""
         return self.compile().bind_vars
 
     def __str__(self) -> str:
@@ -388,6 +408,10 @@ class QuerySet(Generic[D]):
     def __getitem__(self, item: slice) -> QuerySet[D]: ...
 
     def __getitem__(self, item: Union[int, slice]) -> Union[D, QuerySet[D]]:
+        """``qs[10:20]`` is a QuerySet with an offset and limit (nothing is sent yet);
+        ``qs[0]`` fetches one document (``IndexError`` if there is none). Negative
+        indexes and steps are refused, as in Django.
+        """
         if isinstance(item, slice):
             if item.step not in (None, 1):
                 raise exc.ValidationError("slices with a step are not supported")
@@ -604,9 +628,11 @@ class QuerySet(Generic[D]):
         return list(self._result_cache)
 
     def __len__(self) -> int:
+        """Fetches every result and keeps them; ``count()`` asks the server for the number only."""
         return len(self._fetch_all())
 
     def __bool__(self) -> bool:
+        """Fetches every result and keeps them; ``exists()`` asks the server for one key only."""
         return bool(self._fetch_all())
 
     def __repr__(self) -> str:
@@ -671,6 +697,7 @@ class QuerySet(Generic[D]):
         return self.model.from_wire(row, db)
 
     def first(self) -> Optional[D]:
+        """The first result in this ordering (by key when unordered), or None."""
         return self._runner().run(self._edge_op(last=False))
 
     async def afirst(self) -> Optional[D]:
@@ -678,6 +705,7 @@ class QuerySet(Generic[D]):
         return cast(Optional[D], await self._runner().arun(self._edge_op(last=False)))
 
     def last(self) -> Optional[D]:
+        """The last result in this ordering (by key when unordered), or None."""
         return self._runner().run(self._edge_op(last=True))
 
     async def alast(self) -> Optional[D]:
@@ -693,6 +721,7 @@ class QuerySet(Generic[D]):
         return rows[0] if rows else None
 
     def count(self) -> int:
+        """The number of matches, counted by the server (or the results, once fetched)."""
         if self._result_cache is not None:
             return len(self._result_cache)
         return self._runner().run(self._count_op())
@@ -713,6 +742,7 @@ class QuerySet(Generic[D]):
         return int(rows[0]) if rows else 0
 
     def exists(self) -> bool:
+        """Whether anything matches, fetching at most one key."""
         if self._result_cache is not None:
             return bool(self._result_cache)
         return self._runner().run(self._exists_op())
@@ -898,6 +928,7 @@ class QuerySet(Generic[D]):
     # -- creation helpers ---------------------------------------------------------------
 
     def create(self, **fields: Any) -> D:
+        """Build a model instance from ``fields``, insert it, and return it saved."""
         obj = self.model(**fields)
         return obj.insert(using=self._db)
 
@@ -945,6 +976,15 @@ class QuerySet(Generic[D]):
 
     def get_or_create(self, defaults: Optional[Mapping[str, Any]] = None,
                       **lookups: Any) -> Tuple[D, bool]:
+        """``(document, created)``: the one matching ``lookups``, else a new one.
+
+        The new document has the plain (non-``__``) lookups as fields plus
+        ``defaults``. When another writer creates it first and a unique index
+        refuses the insert, the existing document is returned instead.
+
+            user, created = User.objects.get_or_create(email="ann@example.com",
+                                                       defaults={"name": "Ann"})
+        """
         try:
             return self.get(**lookups), False
         except exc.DoesNotExist:
@@ -975,6 +1015,9 @@ class QuerySet(Generic[D]):
 
     def update_or_create(self, defaults: Optional[Mapping[str, Any]] = None,
                          **lookups: Any) -> Tuple[D, bool]:
+        """``(document, created)``: the one matching ``lookups`` with ``defaults`` written to it,
+        else a new one, as ``get_or_create`` makes it.
+        """
         try:
             obj = self.get(**lookups)
         except exc.DoesNotExist:
