@@ -544,3 +544,27 @@ async def test_concurrent_requests_through_the_asgi_transport(db_url: str) -> No
         expected = {f"r{n}-{i}" for n in range(48) if n % 4 for i in range(3)}
         assert sorted(stored) == sorted(expected)
     assert not hasattr(app.state, "solidb")
+
+
+class CfEvent(Document):
+    at: datetime.datetime
+    flag: bool
+    address: CfAddress
+
+    class Meta:
+        collection = "cf_events"
+
+
+@pytest.mark.parametrize("ordering", [("at",), ("-at",), ("flag", "-at"), ("address__city", "at"), ("-flag",)])
+def test_pagination_over_dates_booleans_and_nested_fields(odm_db: Database, ordering: Tuple[str, ...]) -> None:
+    odm_db.register(CfEvent).sync()
+    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    CfEvent.objects.bulk_create([
+        CfEvent(at=start + datetime.timedelta(hours=i % 5), flag=i % 3 == 0,
+                address=CfAddress(city="xyz"[i % 3]))
+        for i in range(17)
+    ])
+    qs = CfEvent.objects.order_by(*ordering)
+    expected = [e.key for e in qs.order_by(*ordering, "key")]
+    keys, _ = _walk(lambda cursor, n: paginate(qs, cursor, n), 3)
+    assert keys == expected and len(set(keys)) == 17
