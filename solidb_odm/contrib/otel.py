@@ -101,7 +101,7 @@ class Instrumentation:
         span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes,
                                       start_time=start)
         if event.error is not None:
-            span.record_exception(event.error, timestamp=end)
+            span.record_exception(event.error, timestamp=end, escaped=True)
             span.set_status(Status(StatusCode.ERROR, str(event.error)))
         span.end(end_time=end)
         self.duration.record(event.duration, common)
@@ -142,7 +142,7 @@ class Instrumentation:
         try:
             if error is not None:
                 span.set_attribute("error.type", type(error).__name__)
-                span.record_exception(error)
+                span.record_exception(error, escaped=True)
                 span.set_status(Status(StatusCode.ERROR, str(error)))
         finally:
             otel_context.detach(context_token)
