@@ -131,8 +131,15 @@ def describe(message: Mapping[str, Any], tx_id: str | None) -> dict[str, Any]:
     if not isinstance(bind_vars, Mapping):
         bind_vars = None
     batch: tuple[str, ...] = ()
+    database = inner.get("database")
     if inner.get("cmd") == "batch":
         commands = inner.get("commands") or []
+        for command in commands:  # a batch names no database: its commands do
+            if database is None and isinstance(command, Mapping):
+                target = command.get("command") if command.get("cmd") == "transaction_command" \
+                    else command
+                if isinstance(target, Mapping):
+                    database = target.get("database")
         batch = tuple(
             str((c.get("command") or c).get("cmd") if c.get("cmd") == "transaction_command"
                 else c.get("cmd"))
@@ -140,7 +147,7 @@ def describe(message: Mapping[str, Any], tx_id: str | None) -> dict[str, Any]:
         )
     return {
         "operation": str(inner.get("cmd")),
-        "database": inner.get("database"),
+        "database": database,
         "collection": inner.get("collection") or (
             inner.get("name") if "collection" in str(inner.get("cmd")) else None),
         "statement": inner.get("sdbql"),
