@@ -148,7 +148,23 @@ def _is_bytes(annotation: Any) -> bool:
 
 
 class Document(BaseModel, metaclass=DocumentMeta):
-    """A JSON document in a collection, as a validated Pydantic model."""
+    """A JSON document in a collection, as a validated Pydantic model.
+
+    Fields are validated when set as well as on construction, so what is
+    saved is what the model promises. On the class, a field is a query
+    expression (``User.age > 25``); ``Model.objects`` starts every query.
+    The collection is ``Meta.collection``, else the class name in snake case.
+
+        class User(Document):
+            email: Annotated[str, Indexed(unique=True)]
+            age: int = 0
+
+            class Meta:
+                collection = "users"
+
+        ann = User(email="ann@example.com", age=31).save()
+        User.objects.filter(User.age > 30).count()
+    """
 
     __odm_base__ = True
     __odm_model__: ClassVar[bool] = True
@@ -163,16 +179,24 @@ class Document(BaseModel, metaclass=DocumentMeta):
     )
 
     key: Optional[str] = Field(default=None, alias="_key")
+    """The document's key in its collection (``_key``); None until saved, unless given."""
     id: Optional[str] = Field(default=None, alias="_id")
+    """The server's ``_id`` for the document, set once it is saved."""
     rev: Optional[str] = Field(default=None, alias="_rev")
+    """The stored revision (``_rev``): sessions check it to refuse lost updates."""
 
     objects: ClassVar[ManagerDescriptor] = ManagerDescriptor()
+    """The model's ``Manager``, where queries start: ``User.objects.filter(age__gt=25)``."""
 
 
     # -- model-level helpers ------------------------------------------------
 
     @classmethod
     def collection_name(cls) -> str:
+        """The model's collection: ``Meta.collection``, else ``BlogPost`` -> ``blog_post``.
+
+        Abstract models (``Meta.abstract = True``) have none and raise ``ValidationError``.
+        """
         name = getattr(cls, "__collection__", None)
         if not name or cls.__dict__.get("__odm_base__") or getattr(cls, "__odm_abstract__", False):
             raise exc.ValidationError(f"{cls.__name__} is abstract: it has no collection")
@@ -180,6 +204,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     @classmethod
     def is_edge(cls) -> bool:
+        """Whether the model is an ``Edge`` (stored in an edge collection)."""
         return False
 
     @classmethod
@@ -250,6 +275,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     @classmethod
     def references(cls) -> Dict[str, Reference]:
+        """The model's ``Reference`` fields, by Python name (what ``select_related`` accepts)."""
         out: Dict[str, Reference] = {}
         for name, field in cls.model_fields.items():
             marker = metadata_of(field, Reference)
@@ -381,6 +407,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         return state_of(self).snapshot is not None and not state_of(self).deleted
 
     def __eq__(self, other: object) -> bool:
+        """Saved documents are equal when collection and key are; an unsaved one only to itself."""
         if not isinstance(other, Document):
             return NotImplemented
         if self.key is not None and other.key is not None:
@@ -391,6 +418,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         return self is other
 
     def __hash__(self) -> int:
+        """By collection and key once there is a key (so it changes when a new document is saved)."""
         if self.key is not None:
             return hash((type(self).collection_name(), self.key))
         return id(self)
@@ -555,6 +583,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         return await db.arun(self.refresh_op(db))
 
     def refresh_op(self, db: Database) -> Op[Self]:
+        """The operation behind ``refresh()``, for a session or executor to run."""
         if self.key is None:
             raise exc.ValidationError("refresh() needs a saved document (it has no key)")
         stored = yield from db.ops.get(db.name, type(self).collection_name(), self.key)
@@ -617,11 +646,13 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     def outbound(self, edge: Type[Edge], target: Optional[Type[D]] = None,
                  min_depth: int = 1, max_depth: int = 1) -> QuerySet[Any]:
+        """Documents this one points at over ``edge``: ``traverse(..., direction="outbound")``."""
         return self.traverse(edge, target, direction="outbound",
                              min_depth=min_depth, max_depth=max_depth)
 
     def inbound(self, edge: Type[Edge], target: Optional[Type[D]] = None,
                 min_depth: int = 1, max_depth: int = 1) -> QuerySet[Any]:
+        """Documents pointing at this one over ``edge``: ``traverse(..., direction="inbound")``."""
         return self.traverse(edge, target, direction="inbound",
                              min_depth=min_depth, max_depth=max_depth)
 
@@ -660,7 +691,9 @@ class Edge(Document):
     __odm_base__ = True
 
     from_: str = Field(alias="_from")
+    """Where the edge starts (``_from``): an id, or a saved document, which becomes its id."""
     to: str = Field(alias="_to")
+    """Where the edge ends (``_to``): an id, or a saved document, which becomes its id."""
 
     @field_validator("from_", "to", mode="before")
     @classmethod
@@ -669,6 +702,7 @@ class Edge(Document):
 
     @classmethod
     def is_edge(cls) -> bool:
+        """Always true: an Edge is stored in an edge collection."""
         return True
 
 
