@@ -159,9 +159,11 @@ def describe(message: Mapping[str, Any], tx_id: str | None) -> dict[str, Any]:
 
 
 def rows_of(data: Any, count: int | None) -> int | None:
-    """Rows an answer returned: the length of a list, else the count the server gave."""
+    """Rows an answer returned: the length of a list, 1 for a document, else the server's count."""
     if isinstance(data, list):
         return len(data)
+    if isinstance(data, dict) and count is None:
+        return 1
     return count
 
 
