@@ -232,11 +232,13 @@ class F(Expression):
         yield self.path
 
     def __getattr__(self, name: str) -> F:
+        """A field inside this one: ``F("address").city`` is ``F("address__city")``."""
         if name.startswith("__"):
             raise AttributeError(name)
         return F((*self.path, names.field_segment(name)))
 
     def __getitem__(self, index: int) -> F:
+        """A list position inside this field: ``F("tags")[0]``."""
         return F((*self.path, list_position(index)))
 
     def __repr__(self) -> str:
@@ -244,68 +246,93 @@ class F(Expression):
 
     # lookup methods (the registry has them all; these read well) --------
     def lookup(self, name: str, value: Any = True) -> Lookup:
+        """The lookup ``name`` (any registered one, built in or added) with ``value``."""
         return Lookup(name, self, value)
 
     def iexact(self, value: str) -> Lookup:
+        """Equal ignoring case."""
         return self.lookup("iexact", value)
 
     def contains(self, value: Any) -> Lookup:
+        """A list holding ``value`` as an element, or a string holding it (case-sensitive)."""
         return self.lookup("contains", value)
 
     def icontains(self, value: str) -> Lookup:
+        """A string holding ``value``, ignoring case."""
         return self.lookup("icontains", value)
 
     def startswith(self, value: str) -> Lookup:
+        """A string starting with ``value``."""
         return self.lookup("startswith", value)
 
     def istartswith(self, value: str) -> Lookup:
+        """A string starting with ``value``, ignoring case."""
         return self.lookup("istartswith", value)
 
     def endswith(self, value: str) -> Lookup:
+        """A string ending with ``value``."""
         return self.lookup("endswith", value)
 
     def iendswith(self, value: str) -> Lookup:
+        """A string ending with ``value``, ignoring case."""
         return self.lookup("iendswith", value)
 
     def regex(self, pattern: str) -> Lookup:
+        """A string matching ``pattern`` (the server's Rust ``regex`` syntax)."""
         return self.lookup("regex", pattern)
 
     def iregex(self, pattern: str) -> Lookup:
+        """A string matching ``pattern``, ignoring case."""
         return self.lookup("iregex", pattern)
 
     def in_(self, values: Sequence[Any]) -> Lookup:
+        """One of ``values`` (``in`` is a keyword; the lookup is ``field__in``)."""
         return self.lookup("in", list(values))
 
     def not_in(self, values: Sequence[Any]) -> Lookup:
+        """None of ``values``; null and missing fields match (``field__nin``)."""
         return self.lookup("nin", list(values))
 
     def isnull(self, flag: bool = True) -> Lookup:
+        """Null or missing (``flag=False``: neither)."""
         return self.lookup("isnull", flag)
 
     def exists(self, flag: bool = True) -> Lookup:
+        """The field is present, even if null (``flag=False``: absent)."""
         return self.lookup("exists", flag)
 
     def between(self, low: Any, high: Any) -> Lookup:
+        """From ``low`` to ``high``, both included (``field__range``)."""
         return self.lookup("range", (low, high))
 
     def any(self, values: Sequence[Any]) -> Lookup:
+        """A list holding at least one of ``values``."""
         return self.lookup("any", list(values))
 
     def all(self, values: Sequence[Any]) -> Lookup:
+        """A list holding every one of ``values``."""
         return self.lookup("all", list(values))
 
     def len(self) -> Transform:
+        """The number of elements or characters, to compare: ``F("tags").len() > 2``."""
         return Transform("len", self)
 
     def lower(self) -> Transform:
+        """The string in lower case, to compare: ``F("name").lower() == "ann"``."""
         return Transform("lower", self)
 
     def upper(self) -> Transform:
+        """The string in upper case, to compare."""
         return Transform("upper", self)
 
 
 class Value(Expression):
-    """A constant; it always travels as a bind variable."""
+    """A constant; it always travels as a bind variable, never as query text.
+
+    Plain Python values are wrapped in one where an expression is expected,
+    so it is needed only to start an expression from a constant:
+    ``Value(100) - F("score")``.
+    """
 
     __slots__ = ("value",)
 
@@ -467,7 +494,10 @@ class Not(Predicate):
 class Q(Predicate):
     """Django-style keyword conditions: ``Q(age__gt=25) | Q(name__startswith="A")``.
 
-    Several keywords in one ``Q`` are ANDed.
+    Several keywords in one ``Q`` are ANDed; ``|``, ``&`` and ``~`` combine
+    and negate conditions, which keyword arguments to ``filter()`` alone cannot:
+
+        User.objects.filter(Q(age__lt=18) | Q(tags__contains="admin"), ~Q(name="root"))
     """
 
     def __init__(self, *args: Predicate, **lookups: Any) -> None:
