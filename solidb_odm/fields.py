@@ -26,13 +26,24 @@ if TYPE_CHECKING:
 class Indexed:
     """Ask ``Database.sync()`` for a persistent index on this field.
 
-    ``with_fields`` makes a compound index (this field first).
+    Declaring indexes on the model keeps them next to the queries that need
+    them, and ``sync()`` creates the missing ones on every database the model
+    is used with. ``with_fields`` makes a compound index (this field first).
+
+        class User(Document):
+            email: Annotated[str, Indexed(unique=True)]
+            last_name: Annotated[str, Indexed(with_fields=("first_name",))]
+            first_name: str
     """
 
     unique: bool = False
+    """Refuse a second document with the same value (``UniqueViolationError``)."""
     sparse: bool = False
+    """Sent with the index; SoliDB 2.6.0 ignores it (see Server behaviour)."""
     name: Optional[str] = None
+    """The index name; by default ``idx_<collection>_<fields>``."""
     with_fields: Tuple[str, ...] = ()
+    """More fields (Python names) after this one, for a compound index."""
 
 
 class Reference:
@@ -48,6 +59,7 @@ class Reference:
 
     @property
     def target(self) -> Type[Document]:
+        """The referenced model class (a name is looked up when first read)."""
         if isinstance(self._target, str):
             return cast("Type[Document]", model_by_name(self._target))
         return self._target

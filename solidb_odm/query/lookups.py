@@ -62,7 +62,24 @@ def json_in(value: Any, items: Any) -> bool:
 
 
 class BaseLookup:
-    """A lookup. Subclasses set ``name`` and implement ``render`` and ``evaluate``."""
+    """A lookup. Subclasses set ``name`` and implement ``render`` and ``evaluate``.
+
+    A lookup has two halves because a query runs in two places: on the
+    server (``render``, SDBQL) and, for objects a session has changed but
+    not committed, in Python (``evaluate``). Both must give the same answer.
+
+        @register_lookup
+        class DivisibleBy(BaseLookup):
+            name = "divisible_by"
+
+            def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+                return f"(IS_NUMBER({lhs}) AND {lhs} % {rhs} == 0)"
+
+            def evaluate(self, lhs: Any, rhs: Any) -> bool:
+                return isinstance(lhs, (int, float)) and not isinstance(lhs, bool) and lhs % rhs == 0
+
+        User.objects.filter(age__divisible_by=5)
+    """
 
     name = ""
 
@@ -79,9 +96,14 @@ class BaseLookup:
         return ("lookup", self.name, lookup.lhs.shape(builder), rhs)
 
     def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
+        """The SDBQL condition for ``lhs`` (the field's SDBQL) and ``rhs`` (a placeholder or an
+        expression); ``rhs_type`` is the bound value's kind (``"num"``, ``"str"``, ``"bool"``,
+        ``"list"``, ``"obj"``), or ``"expr"`` for an expression.
+        """
         raise NotImplementedError
 
     def evaluate(self, lhs: Any, rhs: Any) -> bool:
+        """The same test in Python, on a field value and the prepared value."""
         raise NotImplementedError
 
 

@@ -43,4 +43,5 @@ def has_lookup(name: str) -> bool:
 
 
 def registered_lookups() -> Tuple[str, ...]:
+    """The names usable as ``field__<name>=value``, built in and registered, sorted."""
     return tuple(sorted(_REGISTRY))
