@@ -58,20 +58,27 @@ D = TypeVar("D", bound=Document)
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 Identity = Tuple[str, str]
+"""``(collection, key)``: how the identity map names a stored document."""
 
-#: Each flush frame stays well under the 16 MiB protocol limit.
 FLUSH_CHUNK_BYTES = 8 * 1024 * 1024
+"""A flush splits its writes into frames of about this size, well under the 16 MiB protocol limit."""
 
 
 class ObjectState(str, enum.Enum):
     """Where an object stands relative to a session (see ``Session.state``)."""
 
-    TRANSIENT = "transient"  # not in any session, never saved
-    PENDING = "pending"  # added, will be inserted at the next flush
-    PERSISTENT = "persistent"  # in the identity map, no unsaved changes
-    DIRTY = "dirty"  # in the identity map, with changes not yet flushed
-    DELETED = "deleted"  # marked for deletion (or deleted in this transaction)
-    DETACHED = "detached"  # was saved, but this session does not track it
+    TRANSIENT = "transient"
+    """Not in any session, never saved."""
+    PENDING = "pending"
+    """Added; it will be inserted at the next flush."""
+    PERSISTENT = "persistent"
+    """In the identity map, with no unsaved changes."""
+    DIRTY = "dirty"
+    """In the identity map, with changes not flushed yet."""
+    DELETED = "deleted"
+    """Marked for deletion (or deleted in this transaction)."""
+    DETACHED = "detached"
+    """Saved, but this session does not track it."""
 
 
 def current_session(db: Optional[Database] = None) -> Optional[Session]:
@@ -84,7 +91,19 @@ def current_session(db: Optional[Database] = None) -> Optional[Session]:
 
 
 class Session:
-    """A unit of work over one database; see the module docstring."""
+    """A unit of work over one database, made by ``db.session()`` and used as a ``with`` block.
+
+    It keeps one object per stored document, notices what changed, and writes
+    all of it in one server transaction when the block ends, or none of it if
+    the block raises. With ``optimistic`` (the default) each flush also checks
+    that what it updates or deletes still has the revision it was loaded with.
+
+        with db.session() as session:
+            ann = session.get(User, key)
+            ann.age += 1
+            session.add(User(name="Bob"))
+        # committed here: both writes, or neither
+    """
 
     def __init__(self, db: Database, *, optimistic: bool = True) -> None:
         self.db = db
@@ -222,10 +241,12 @@ class Session:
 
     @property
     def in_transaction(self) -> bool:
+        """Whether the session's server transaction is open (``with`` and ``begin()`` open it)."""
         return self._tx_id is not None
 
     @property
     def closed(self) -> bool:
+        """Whether the session has ended; a closed session refuses further work."""
         return self._closed
 
     def close(self) -> None:
@@ -285,6 +306,7 @@ class Session:
         return await self.arun(self.get_op(model, key))
 
     def get_op(self, model: Type[D], key: str) -> Op[Optional[D]]:
+        """The operation behind ``get()`` and ``aget()``."""
         ident = (model.collection_name(), key)
         if ident in self._deleted or ident in self._staged_deletes:
             return None
@@ -319,6 +341,7 @@ class Session:
         state_of(obj).session = self
 
     def add_all(self, objs: List[Document]) -> None:
+        """``add()`` each of ``objs``."""
         for obj in objs:
             self.add(obj)
 
@@ -379,14 +402,17 @@ class Session:
 
     @property
     def dirty(self) -> List[Document]:
+        """Tracked documents with changes the next flush will write."""
         return [o for o in self._identity.values() if o.changed_fields()]
 
     @property
     def new(self) -> List[Document]:
+        """Documents added and not inserted yet."""
         return list(self._new.values())
 
     @property
     def deleted(self) -> List[Document]:
+        """Documents marked for deletion at the next flush."""
         return list(self._deleted.values())
 
     # -- queries -------------------------------------------------------------------
@@ -766,6 +792,7 @@ class Atomic:
             context.__exit__(exc_type, exc_value, traceback)
 
     def __call__(self, func: F) -> F:
+        """As a decorator: each call of ``func`` runs in its own ``atomic()`` block."""
         return _decorate(func, self._db, self._options)
 
 
