@@ -45,7 +45,14 @@ class _AsyncTransaction:
 class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSubclients):
     """An asyncio client for one SoliDB server; safe to share between tasks.
 
-    ``async with AsyncClient(host, port) as client: await client.auth(...)``.
+    The same methods as ``Client``, awaitable, with the same arguments,
+    results and errors. It keeps one connection pool per event loop, so one
+    client also serves code that runs several loops (``asyncio.run`` in
+    several threads).
+
+        async with AsyncClient("127.0.0.1", 6745) as client:
+            await client.auth("_system", "admin", "password")
+            rows = await client.query("mydb", "FOR u IN users RETURN u")
     """
 
     def __init__(
@@ -80,6 +87,9 @@ class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSu
 
     @property
     def credentials(self) -> dict[str, Any] | None:
+        """The credentials in use: the last successful :meth:`auth`'s, or those
+        given to :meth:`assume_credentials` (None before either).
+        """
         return dict(self._credentials) if self._credentials is not None else None
 
     def _pool(self) -> AsyncConnectionPool:

@@ -40,10 +40,18 @@ class _Transaction:
 
 
 class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
-    """A thread-safe client for one SoliDB server.
+    """A thread-safe client for one SoliDB server: the SDK reference's API.
 
-    Connections are pooled; each request uses one connection alone. After
-    :meth:`auth`, every pooled connection in use has the same credentials.
+    Connections are pooled (``pool_size``); each request uses one connection
+    alone, so threads can share one client. After :meth:`auth`, every pooled
+    connection in use has the same credentials. ``connect_timeout`` bounds
+    opening a connection, ``timeout`` each request and ``pool_timeout`` the
+    wait for a free connection, in seconds (None: no limit); past one, the
+    call raises ``TimeoutError``.
+
+        with Client("127.0.0.1", 6745) as client:
+            client.auth("_system", "admin", "password")
+            doc = client.insert("mydb", "users", {"name": "Ann"})
     """
 
     def __init__(
