@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 
     from ..client import Client
 
-#: The server version this library is tested against. The install script
-#: (``scripts/install-solidb``) reads it from here: this is the one place.
 PINNED_SOLIDB_VERSION = "2.6.0"
+"""The server version this library is tested against. The install script
+(``scripts/install-solidb``) reads it from here: this is the one place."""
 
 INSTALL_HOME = Path(os.environ.get("SOLIDB_ODM_HOME", Path.home() / ".cache" / "solidb-odm"))
 
@@ -81,7 +81,18 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 
 
 class SoliDBServer:
-    """A real SoliDB server on loopback, for the length of a ``with`` block."""
+    """A real SoliDB server on loopback, for the length of a ``with`` block.
+
+    Tests, demos and benchmarks run against the real server rather than a
+    fake, so what passes here passes in production. Each server gets a free
+    port and a scratch data directory (deleted on ``stop()``), an admin
+    account with ``password``; on Linux it stops if the Python process dies.
+    ``extra_args`` go to the server's command line, ``env`` to its environment.
+
+        with SoliDBServer() as server:
+            db = connect(server.url + "/shop")
+            ...
+    """
 
     def __init__(
         self,
@@ -225,9 +236,11 @@ class SoliDBServer:
 
     @property
     def running(self) -> bool:
+        """Whether the server process is alive."""
         return self.process is not None and self.process.poll() is None
 
     def log_tail(self, lines: int = 40) -> str:
+        """The last ``lines`` lines of the server's output, for error messages."""
         try:
             with open(self.log_path, "rb") as handle:
                 text = handle.read().decode("utf-8", "replace")
