@@ -117,6 +117,7 @@ class AuthenticationError(ServerError):
 
 
 AuthError = AuthenticationError  # the name the official SDK exports
+"""``AuthenticationError`` under the name the official SDK exports, so code written for it still catches."""
 
 
 class PermissionDeniedError(ServerError):
@@ -151,6 +152,7 @@ class RateLimitedError(AuthenticationError):
     ) -> None:
         super().__init__(message, kind=kind)
         self.retry_after = retry_after
+        """Seconds to wait before the next login attempt, when the server said."""
 
 
 class UnsupportedError(SoliDBError):
