@@ -31,10 +31,10 @@ class Connection:
         self.port = port
         self.request_timeout = request_timeout
         self.authenticated = False
-        #: the credentials this connection authenticated with (None: not yet)
         self.credentials: Optional[Mapping[str, Any]] = None
-        #: pinned to an open transaction (not idle, not shared)
+        """The credentials this connection authenticated with (None: not yet)."""
         self.pinned = False
+        """Pinned to an open transaction (not idle, not shared)."""
         self.broken = False
         self.generation = 0
         self._magic_sent = False
@@ -51,6 +51,7 @@ class Connection:
 
     @property
     def closed(self) -> bool:
+        """Whether the socket is closed (by ``close()``, or after a failure)."""
         return self._sock is None
 
     def usable(self) -> bool:
@@ -68,6 +69,7 @@ class Connection:
         return False
 
     def close(self) -> None:
+        """Close the socket; closing twice is harmless."""
         sock, self._sock = self._sock, None
         if sock is not None:
             try:

@@ -117,6 +117,11 @@ class ConnectionPool:
         return conn
 
     def acquire(self) -> Connection:
+        """A connection of the pool's current identity, for one request; give it back with ``release``.
+
+        Reuses an idle one, opens one while fewer than ``size`` are open, else
+        waits for one up to ``pool_timeout`` (then ``TimeoutError``).
+        """
         with self._lock:  # the common case: an idle connection of the current identity
             idle = self._idle
             while idle and not self._closed:
@@ -169,6 +174,7 @@ class ConnectionPool:
             self._lock.wait(remaining)
 
     def release(self, conn: Connection) -> None:
+        """Give back a connection: kept idle, or closed when broken, stale or over the size."""
         with self._lock:
             self._busy.discard(conn)
             self._pinned.discard(conn)
@@ -185,6 +191,7 @@ class ConnectionPool:
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
+        """``with pool.connection() as conn:``: ``acquire`` and ``release`` around a block."""
         conn = self.acquire()
         try:
             yield conn
@@ -225,10 +232,12 @@ class ConnectionPool:
     # -- lifecycle ---------------------------------------------------------
 
     def open(self) -> None:
+        """Accept requests again after ``close()``."""
         with self._lock:
             self._closed = False
 
     def close(self) -> None:
+        """Close the idle connections and refuse new requests; busy ones close when released."""
         with self._lock:
             self._closed = True
             for conn in self._idle:
