@@ -78,8 +78,8 @@ class AsyncConnection:
         self.port = port
         self.request_timeout = request_timeout
         self.authenticated = False
-        #: the credentials this connection authenticated with (None: not yet)
         self.credentials: Mapping[str, Any] | None = None
+        """The credentials this connection authenticated with (None: not yet)."""
         self.pinned = False
         self.broken = False
         self._transport: asyncio.Transport | None = transport
@@ -89,6 +89,7 @@ class AsyncConnection:
     @classmethod
     async def open(cls, host: str, port: int, *, connect_timeout: float | None = 5.0,
                    request_timeout: float | None = 30.0) -> AsyncConnection:
+        """Connect to ``host:port`` within ``connect_timeout`` (else ``TimeoutError``)."""
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(connect_timeout):
@@ -104,6 +105,7 @@ class AsyncConnection:
 
     @property
     def closed(self) -> bool:
+        """Whether the transport is closed (by ``close()``, or after a failure)."""
         return self._transport is None
 
     def usable(self) -> bool:
@@ -117,6 +119,7 @@ class AsyncConnection:
         return True
 
     def close(self) -> None:
+        """Close the transport; closing twice is harmless."""
         transport, self._transport = self._transport, None
         if transport is not None:
             transport.close()

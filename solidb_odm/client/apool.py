@@ -119,6 +119,7 @@ class AsyncConnectionPool:
         return None
 
     async def acquire(self) -> AsyncConnection:
+        """A connection for one request, waiting first come first served up to ``pool_timeout``."""
         deadline = None if self.pool_timeout is None else time.monotonic() + self.pool_timeout
         # True once a free slot is this task's (handed over, or freed by closing
         # a handed connection that no longer fits): it opens a connection then,
@@ -205,6 +206,7 @@ class AsyncConnectionPool:
         return False
 
     def release(self, conn: AsyncConnection) -> None:
+        """Give back a connection: handed to the next waiting task, kept idle, or closed."""
         was_pinned = conn in self._pinned
         self._pinned.discard(conn)
         conn.pinned = False
@@ -246,6 +248,7 @@ class AsyncConnectionPool:
             await asyncio.sleep(0.005)
 
     def close(self) -> None:
+        """Close the idle connections and refuse new requests; waiting tasks raise."""
         self._closed = True
         for conn in self._idle:
             conn.close()
