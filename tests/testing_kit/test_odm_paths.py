@@ -98,7 +98,7 @@ async def test_session_flush_and_commit_are_one_batch(mode: Mode, db: Database) 
 async def test_save_per_row_in_atomic_is_a_batch_per_row(mode: Mode, db: Database) -> None:
     """``save()`` flushes at once, also inside ``atomic`` (one round trip per save, as in
     Django); ``session.add()`` of the same objects waits for the commit's one batch."""
-    with pytest.raises(NPlusOneError, match="5x batch: insert"):
+    with pytest.raises(NPlusOneError, match=r"5x batch( in \w+)?: insert"):
         with strict():
             async with mode.atomic(db):
                 for i in range(5):

@@ -16,7 +16,7 @@ from typing import Any
 
 from solidb_odm import Client
 from solidb_odm.testing import SoliDBServer
-from solidb_odm.testing.pytest_plugin import isolated_database
+from solidb_odm.testing.pytest_plugin import isolated_database, worker_id
 
 SAMPLE = Path(__file__).with_name("sample_suite.py")
 
@@ -36,7 +36,7 @@ def test_isolated_database_leaves_nothing_and_is_cheap(
     print(f"isolated database: {per_test * 1000:.2f} ms per test (create, connect+auth, drop)")
     assert per_test < 0.050
     assert set(solidb_admin.list_databases()) == before
-    assert len(set(names)) == rounds and all(n.startswith("test_main_") for n in names)
+    assert len(set(names)) == rounds and all(n.startswith(f"test_{worker_id()}_") for n in names)
 
 
 def test_solidb_db_fixture_is_fresh(solidb_db: Any, solidb_admin: Client) -> None:
