@@ -103,3 +103,37 @@ def test_xdist_one_shared_server(tmp_path: Path, solidb_server: SoliDBServer,
     assert {r["port"] for r in records} == {solidb_server.port}
     assert len({r["database"] for r in records}) == len(records) == 4
     assert set(solidb_admin.list_databases()) == before  # every worker dropped its databases
+
+
+UNMARKED = '''
+from typing import Annotated, Optional
+from solidb_odm import Document, Reference
+
+class Owner(Document):
+    name: str
+
+class Pet(Document):
+    owner: Annotated[Optional[str], Reference("Owner")] = None
+
+def test_loop(solidb_odm_db):
+    solidb_odm_db.register(Owner, Pet)
+    solidb_odm_db.sync()
+    owner = Owner(name="o").save()
+    Pet.objects.bulk_create([Pet(owner=owner) for _ in range(4)])
+    for pet in Pet.objects.all():
+        pet.get_related("owner")
+'''
+
+
+def test_command_line_option_turns_the_detector_on(tmp_path: Path, solidb_server: SoliDBServer) -> None:
+    (tmp_path / "test_unmarked.py").write_text(UNMARKED)
+    env = {**os.environ, "SOLIDB_TEST_URL": solidb_server.url}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+    assert run().returncode == 0  # off unless asked for
+    caught = run("--solidb-n-plus-one=3")
+    assert caught.returncode == 1 and "4x query" in caught.stdout, caught.stdout
+    assert run("--solidb-n-plus-one=4").returncode == 0
