@@ -17,6 +17,7 @@ copies started from it, and nobody else's.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
@@ -75,6 +76,7 @@ class Observer(Protocol):
 _global: list[Observer] = []
 _scoped: ContextVar[tuple[Observer, ...]] = ContextVar("solidb_odm_observers", default=())
 _scoped_count = 0
+_count_lock = threading.Lock()
 active = False
 """True while any observer is registered anywhere: the executors' one test per request."""
 
@@ -102,12 +104,15 @@ def observing(observer: Observer) -> Iterator[Observer]:
     """Report to ``observer`` the requests made in this context until the block ends."""
     global _scoped_count
     token = _scoped.set((*_scoped.get(), observer))
-    _scoped_count += 1
-    _refresh()
+    with _count_lock:
+        _scoped_count += 1
+        _refresh()
     try:
         yield observer
     finally:
-        _scoped_count -= 1
+        with _count_lock:
+            _scoped_count -= 1
+            _refresh()
         try:
             _scoped.reset(token)
         except ValueError:  # left in another context: remove by value
