@@ -18,6 +18,7 @@ from . import exceptions as exc
 from .client import AsyncClient, Client
 from .client.commands import ClientOps
 from .client.state import ClientState
+from .client.triggered import routing_of
 from .ops import Op
 from .schema import sync_models
 from .session import Atomic, Session, atomic
@@ -105,6 +106,8 @@ class Database:
         credentials = self._origin.credentials
         if credentials is not None:
             twin.assume_credentials(credentials)
+        # One view of which collections have triggers, and one policy, for both modes.
+        twin.state.triggers = routing_of(self._origin.state)
         self._owns_twin = True
         return twin
 

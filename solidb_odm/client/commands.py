@@ -13,7 +13,7 @@ from typing import Any, List
 from .. import exceptions as exc
 from .. import protocol
 from ..ops import AUTO, Command, HttpRequest, Op, call, current_transaction, data, http
-from . import routing
+from . import routing, triggered
 from .facade import AsyncFacade, SyncFacade
 from .http import path as http_path
 from .routing import ISOLATION_LEVELS
@@ -123,6 +123,10 @@ class ClientOps:
         """
         body = _document(document)
         protocol.check_document(body)
+        watched = yield from triggered.watching(self._state, database, collection)
+        if watched and not (yield from triggered.in_transaction_op(
+                self._state, database, collection, watched)):
+            return (yield from triggered.http_insert(database, collection, body, key))
         return dict((yield from data("insert", database=database, collection=collection,
                                      key=key, document=body)) or {})
 
@@ -150,6 +154,10 @@ class ClientOps:
             return (yield from self.replace(database, collection, key, document))
         body = _document(document)
         protocol.check_document(body)
+        watched = yield from triggered.watching(self._state, database, collection)
+        if watched and not (yield from triggered.in_transaction_op(
+                self._state, database, collection, watched)):
+            return (yield from triggered.http_update(database, collection, key, body))
         return dict((yield from data("update", database=database, collection=collection,
                                      key=key, document=body, merge=True)) or {})
 
@@ -167,6 +175,12 @@ class ClientOps:
         """
         body = _document(document)
         protocol.check_document(body)
+        watched = yield from triggered.watching(self._state, database, collection)
+        if watched and not (yield from triggered.in_transaction_op(
+                self._state, database, collection, watched)):
+            # The HTTP replace is atomic on its own and fires the update triggers.
+            return (yield from triggered.http_update(database, collection, key, body,
+                                                     replace=True))
         if (yield from current_transaction()) is not None:
             yield from data("delete", database=database, collection=collection, key=key)
             return dict((yield from data("insert", database=database, collection=collection,
@@ -192,6 +206,10 @@ class ClientOps:
         return dict(results[-1].data or {})
 
     def delete(self, database: str, collection: str, key: str) -> Op[None]:
+        watched = yield from triggered.watching(self._state, database, collection)
+        if watched and not (yield from triggered.in_transaction_op(
+                self._state, database, collection, watched)):
+            return (yield from triggered.http_delete(database, collection, key))
         yield from data("delete", database=database, collection=collection, key=key)
 
     def list(
@@ -228,6 +246,10 @@ class ClientOps:
         docs = [dict(d) for d in documents]
         for doc in docs:  # every frame's documents, before the first frame goes
             protocol.check_document(doc)
+        watched = yield from triggered.watching(self._state, database, collection)
+        if watched and not (yield from triggered.in_transaction_op(
+                self._state, database, collection, watched)):
+            return (yield from self._insert_each_over_http(database, collection, docs))
         if (yield from current_transaction()) is not None:
             commands = [
                 protocol.command("insert", database=database, collection=collection, document=d)
@@ -246,6 +268,22 @@ class ClientOps:
             total += int(reply.count or 0)
         return total
 
+    def _insert_each_over_http(self, database: str, collection: str, docs: List[JSON]
+                               ) -> Op[int]:
+        """``bulk_insert`` into a collection with triggers: one HTTP insert per document.
+
+        That fires the triggers but is not all-or-nothing per frame: when one
+        insert fails, the documents before it stay, and the error says how many.
+        """
+        for done, doc in enumerate(docs):
+            try:
+                yield from triggered.http_insert(database, collection, doc, None)
+            except exc.SoliDBError as err:
+                err.add_note(f"{done} of {len(docs)} documents were inserted before this one "
+                             f"(one HTTP insert each: {collection!r} has triggers)")
+                raise
+        return len(docs)
+
     def batch(
         self, commands: Sequence[Mapping[str, Any]], *, tx_id: str | None = None
     ) -> Op[List[protocol.Reply | exc.SoliDBError]]:
@@ -253,8 +291,53 @@ class ClientOps:
 
         Returns one item per command: its ``Reply``, or the error it raised.
         Inside a transaction (the caller's, or the one named by ``tx_id``)
-        document writes are staged in it.
+        document writes are staged in it. Outside one, writes to collections
+        with triggers go over HTTP (which fires them), in their place in the order.
         """
+        plan = yield from triggered.batch_plan(self._state, commands)
+        if any(plan):
+            in_tx = tx_id is not None or (yield from current_transaction()) is not None
+            if in_tx:
+                for command, watched in zip(commands, plan, strict=True):
+                    if watched:
+                        triggered.not_fired(self._state, str(command["collection"]), watched,
+                                            "a write inside a transaction")
+            else:
+                return (yield from self._batch_routed(commands, plan))
+        return (yield from self._batch_driver(commands, tx_id))
+
+    def _batch_routed(self, commands: Sequence[Mapping[str, Any]],
+                      plan: List[tuple[str, ...]]) -> Op[List[protocol.Reply | exc.SoliDBError]]:
+        """A batch outside transactions whose writes to collections with triggers go over HTTP."""
+        results: List[protocol.Reply | exc.SoliDBError] = []
+        pending: List[Mapping[str, Any]] = []
+        for command, watched in zip(commands, plan, strict=True):
+            if not watched:
+                pending.append(command)
+                continue
+            if pending:
+                results.extend((yield from self._batch_driver(pending, None)))
+                pending = []
+            if command["cmd"] == "bulk_insert":
+                docs = [dict(d) for d in command.get("documents") or []]
+                try:
+                    count = yield from self._insert_each_over_http(
+                        command["database"], command["collection"], docs)
+                    results.append(protocol.Reply(status="ok", count=count))
+                except exc.SoliDBError as err:
+                    results.append(err)
+                continue
+            try:
+                results.append((yield from triggered.http_write(command)))
+            except exc.SoliDBError as err:
+                results.append(err)
+        if pending:
+            results.extend((yield from self._batch_driver(pending, None)))
+        return results
+
+    def _batch_driver(
+        self, commands: Sequence[Mapping[str, Any]], tx_id: str | None
+    ) -> Op[List[protocol.Reply | exc.SoliDBError]]:
         message = protocol.command("batch", commands=[dict(c) for c in commands])
         reply = yield from call(Command(message, False, tx_id if tx_id is not None else AUTO))
         results: List[protocol.Reply | exc.SoliDBError] = []
@@ -270,7 +353,12 @@ class ClientOps:
     def query(
         self, database: str, sdbql: str, bind_vars: Mapping[str, Any] | None = None
     ) -> Op[List[Any]]:
-        """Run SDBQL with bind variables and return the result rows."""
+        """Run SDBQL with bind variables and return the result rows.
+
+        An SDBQL write does not fire triggers (solidb 2.6.0): one that names a
+        collection with triggers warns first (see ``triggered.py``).
+        """
+        yield from triggered.check_sdbql(self._state, database, sdbql)
         reply = yield from call(Command.of("query", database=database, sdbql=sdbql,
                                            bind_vars=dict(bind_vars) if bind_vars else None))
         return list(reply.data or [])
@@ -507,7 +595,8 @@ class SyncClientMethods(SyncFacade[ClientOps]):
 
         Returns one item per command: its ``Reply``, or the error it raised.
         Inside a transaction (the caller's, or the one named by ``tx_id``)
-        document writes are staged in it.
+        document writes are staged in it. Outside one, writes to collections
+        with triggers go over HTTP (which fires them), in their place in the order.
         """
         return self._executor.run(self._ops.batch(commands, tx_id=tx_id))
 
@@ -517,7 +606,11 @@ class SyncClientMethods(SyncFacade[ClientOps]):
         sdbql: str,
         bind_vars: Mapping[str, Any] | None = None,
     ) -> List[Any]:
-        """Run SDBQL with bind variables and return the result rows."""
+        """Run SDBQL with bind variables and return the result rows.
+
+        An SDBQL write does not fire triggers (solidb 2.6.0): one that names a
+        collection with triggers warns first (see ``triggered.py``).
+        """
         return self._executor.run(self._ops.query(database, sdbql, bind_vars))
 
     def explain(
@@ -767,7 +860,8 @@ class AsyncClientMethods(AsyncFacade[ClientOps]):
 
         Returns one item per command: its ``Reply``, or the error it raised.
         Inside a transaction (the caller's, or the one named by ``tx_id``)
-        document writes are staged in it.
+        document writes are staged in it. Outside one, writes to collections
+        with triggers go over HTTP (which fires them), in their place in the order.
         """
         return await self._executor.run(self._ops.batch(commands, tx_id=tx_id))
 
@@ -777,7 +871,11 @@ class AsyncClientMethods(AsyncFacade[ClientOps]):
         sdbql: str,
         bind_vars: Mapping[str, Any] | None = None,
     ) -> List[Any]:
-        """Run SDBQL with bind variables and return the result rows."""
+        """Run SDBQL with bind variables and return the result rows.
+
+        An SDBQL write does not fire triggers (solidb 2.6.0): one that names a
+        collection with triggers warns first (see ``triggered.py``).
+        """
         return await self._executor.run(self._ops.query(database, sdbql, bind_vars))
 
     async def explain(

@@ -6,18 +6,22 @@ sub-clients, which read the selected database from here.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import exceptions as exc
 
 
 class ClientState:
     """Host, port and the database chosen with ``use_database``."""
 
-    __slots__ = ("database", "host", "port")
+    __slots__ = ("database", "host", "port", "triggers")
 
     def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
         self.database: str | None = None
+        #: which collections have triggers (``triggered.TriggerRouting``), made on first write
+        self.triggers: Any = None
 
     def use_database(self, name: str) -> None:
         if not isinstance(name, str) or not name:

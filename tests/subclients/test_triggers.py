@@ -1,9 +1,10 @@
 """client.triggers against a real server: a write fires the trigger's script.
 
 On solidb 2.6.0 triggers fire for writes made through the server's HTTP
-document API, so the tests write documents over plain HTTP. Firing is
-synchronous (the HTTP insert queues a job before it answers), which lets the
-"does not fire" tests look for the job at once instead of waiting.
+document API, so most tests write documents over plain HTTP (the client's own
+routing of writes to watched collections is tested in ``tests/triggers``).
+Firing is synchronous (the HTTP insert queues a job before it answers), which
+lets the "does not fire" tests look for the job at once instead of waiting.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import pytest
 from solidb_odm import Client, ops
 from solidb_odm import exceptions as exc
 from solidb_odm.testing import SoliDBServer
-from solidb_odm.testing.server import PINNED_SOLIDB_VERSION
 
 from ._helpers import raw_http, wait_for
 
@@ -91,10 +91,14 @@ def test_driver_writes_do_not_fire_triggers(
     """Server behaviour on 2.6.0: only HTTP document writes fire triggers."""
     client.triggers.create(name="t", collection="users", operation="insert",
                            script_path="scripts/on-user-create")
-    via_driver = client.insert(solidb_database, "users", {"name": "Driver"})["_key"]
-    assert jobs_for(client, solidb_database, via_driver) == []
+    raw = client.command("insert", database=solidb_database, collection="users",
+                         document={"name": "Driver"})
+    assert jobs_for(client, solidb_database, raw.data["_key"]) == []
     via_http = insert_over_http(solidb_server, solidb_database, {"name": "Http"})
     assert len(jobs_for(client, solidb_database, via_http)) == 1
+    # The client's own insert is routed over HTTP, so it fires.
+    routed = client.insert(solidb_database, "users", {"name": "Routed"})["_key"]
+    assert len(jobs_for(client, solidb_database, routed)) == 1
 
 
 def test_toggle_stops_and_restarts_the_trigger(
@@ -197,13 +201,43 @@ def test_bad_triggers_are_refused_before_the_server(client: Client) -> None:
     assert client.triggers.list() == []
 
 
-def test_description_is_refused_with_a_clear_error(client: Client) -> None:
-    with pytest.raises(exc.UnsupportedError, match="description") as info:
-        client.triggers.create(name="on_user_created", collection="users", operation="insert",
-                               script_path="/scripts/on-user-create",
-                               description="Handle new user")
-    assert f"solidb {PINNED_SOLIDB_VERSION}" in str(info.value)
-    assert client.triggers.list() == []
+def test_the_server_drops_a_description(
+    client: Client, solidb_server: SoliDBServer, solidb_database: str
+) -> None:
+    """Server behaviour: a trigger has no description field; the HTTP API ignores one."""
+    status, body = raw_http(solidb_server, "POST", f"/_api/database/{solidb_database}/triggers",
+                            {"name": "t", "collection": "users", "events": ["insert"],
+                             "script_path": "scripts/on-user-create", "description": "kept?"})
+    assert status == 200 and "description" not in body
+    assert "description" not in client.command("get_trigger", database=solidb_database,
+                                                trigger_id=body["_key"]).data
+
+
+def test_description_is_kept_by_the_library(client: Client) -> None:
+    trigger = client.triggers.create(name="on_user_created", collection="users",
+                                     operation="insert", script_path="/scripts/on-user-create",
+                                     description="Handle new user")
+    assert trigger["description"] == "Handle new user"
+    key = trigger["_key"]
+    assert client.triggers.get(key)["description"] == "Handle new user"
+    assert [t["description"] for t in client.triggers.list()] == ["Handle new user"]
+    assert client.triggers.list_by_collection("users")[0]["description"] == "Handle new user"
+    updated = client.triggers.update(key, {"description": "New users", "enabled": False})
+    assert (updated["description"], updated["enabled"]) == ("New users", False)
+    assert client.triggers.toggle(key)["description"] == "New users"
+    assert client.triggers.update(key, {"description": None})["description"] is None
+    client.triggers.update(key, {"description": "again"})
+    client.triggers.delete(key)
+    assert client.query(client.database or "", "FOR m IN _odm_trigger_meta RETURN m") == []
+    plain = client.triggers.create(name="p", collection="users", operation="insert",
+                                   script_path="/scripts/on-user-create")
+    assert plain["description"] is None
+    assert client.triggers.get(plain["_key"])["description"] is None
+
+
+def test_description_of_a_missing_trigger_is_not_found(client: Client) -> None:
+    with pytest.raises(exc.NotFoundError):
+        client.triggers.update("no-such-trigger", {"description": "x"})
 
 
 def test_triggers_need_a_database(solidb_client: Client) -> None:

@@ -10,6 +10,15 @@ where the server's own trigger type expects Unix seconds: such a trigger never
 parses, so it never fires (and it breaks the HTTP trigger listing of its
 database). Writes therefore go through the HTTP trigger API on the same port;
 reads and deletes use the driver, which handles them correctly.
+
+A trigger has no description on the server: the reference's ``description``
+is kept in ``_odm_trigger_meta`` (one document per trigger, keyed by its id)
+and merged back into what ``get`` and ``list`` return.
+
+Triggers fire only for writes through the server's HTTP document API, so this
+client sends its own writes to watched collections that way (see
+``client/triggered.py``); every change made here drops the client's cached
+list of watched collections for the database.
 """
 
 from __future__ import annotations
@@ -17,22 +26,28 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ... import exceptions as exc
+from ... import protocol
 from ...ops import Op
+from .. import triggered
 from ..facade import AsyncFacade, SyncFacade
 from ..http import path as http_path
+from ..triggered import TriggerRouting
 from . import _checks as check
-from ._base import SubOps, unsupported
+from ._base import SubOps
 from .scripts import normalize_job_script_path
 
 JSON = Dict[str, Any]
 
 TRIGGER_EVENTS = ("insert", "update", "delete")
 
+#: Where the descriptions live: ``{_key: trigger id, description}``.
+META_COLLECTION = "_odm_trigger_meta"
+
 #: Fields ``update`` may change, as the server names them (``operation`` is
 #: accepted too, as the reference's name for a single event).
 UPDATABLE_FIELDS = frozenset(
     {"name", "collection", "events", "operation", "script_path", "queue", "priority",
-     "max_retries", "enabled", "filter"}
+     "max_retries", "enabled", "filter", "description"}
 )
 
 _I32 = (-(2**31), 2**31 - 1)
@@ -98,15 +113,17 @@ class TriggersOps(SubOps):
     __facades__ = ("TriggersClient", "AsyncTriggersClient")
 
     def list(self) -> Op[List[JSON]]:
-        """Every trigger of the current database."""
+        """Every trigger of the current database, each with its ``description`` (or None)."""
         data = (yield from self._data("list_triggers", retry=True, database=self._db)) or {}
-        return list(data.get("triggers") or [])
+        triggers = list(data.get("triggers") or [])
+        triggered.routing_of(self._state).store(self._db, triggers)
+        return (yield from self._described(triggers))
 
     def list_by_collection(self, collection: str) -> Op[List[JSON]]:
-        """The triggers that watch one collection."""
+        """The triggers that watch one collection, each with its ``description`` (or None)."""
         data = (yield from self._data("list_collection_triggers", retry=True, database=self._db,
                                       collection=_text(collection, "collection"))) or {}
-        return list(data.get("triggers") or [])
+        return (yield from self._described(list(data.get("triggers") or [])))
 
     def create(
         self,
@@ -128,15 +145,12 @@ class TriggersOps(SubOps):
         them; ``filter`` an SDBQL expression over ``doc``, ``old`` and
         ``event`` that must hold for the trigger to fire; ``max_retries`` how
         many runs of the script may fail before the job is ``failed`` (server
-        default 5). The collection must exist.
+        default 5). The collection must exist. The server has no description
+        field: ``description`` is kept by this library next to the trigger.
         """
         db = self._db
-        if description is not None:
-            raise unsupported(
-                "triggers.create(description=...)",
-                "a trigger has no description field and the server would drop it; "
-                "leave description out",
-            )
+        if description is not None and not isinstance(description, str):
+            raise exc.ValidationError("description must be a string")
         body = _checked({
             "name": name, "collection": collection, "operation": operation,
             "script_path": script_path, "filter": filter, "queue": queue,
@@ -145,13 +159,36 @@ class TriggersOps(SubOps):
         for required in ("name", "collection", "events", "script_path"):
             if required not in body:
                 raise exc.ValidationError(f"{required} is required")
-        return dict((yield from self._http("POST", http_path("_api", "database", db, "triggers"),
-                                           body)))
+        trigger = dict((yield from self._http("POST", http_path("_api", "database", db, "triggers"),
+                                              body)))
+        triggered.routing_of(self._state).invalidate(db)
+        if description is not None:
+            try:
+                yield from self._set_description(str(trigger["_key"]), description)
+            except exc.SoliDBError:
+                # Do not leave a trigger behind that lacks what the caller asked for.
+                yield from self._call("delete_trigger", database=db, trigger_id=trigger["_key"])
+                raise
+        trigger["description"] = description
+        return trigger
 
     def get(self, trigger_id: str) -> Op[JSON]:
-        """One trigger; NotFoundError when there is none."""
-        return dict((yield from self._data("get_trigger", retry=True, database=self._db,
-                                           trigger_id=_text(trigger_id, "trigger_id"))))
+        """One trigger with its ``description`` (or None); NotFoundError when there is none."""
+        db = self._db
+        replies = yield from self._batch([
+            protocol.command("get_trigger", database=db,
+                             trigger_id=_text(trigger_id, "trigger_id")),
+            protocol.command("get", database=db, collection=META_COLLECTION, key=trigger_id),
+        ])
+        trigger, meta = replies
+        if isinstance(trigger, exc.SoliDBError):
+            raise trigger
+        found = dict(trigger.data)
+        found["description"] = (
+            meta.data.get("description")
+            if isinstance(meta, protocol.Reply) and isinstance(meta.data, dict) else None
+        )
+        return found
 
     def update(self, trigger_id: str, updates: Mapping[str, Any]) -> Op[JSON]:
         """Change some of a trigger's fields; returns the stored trigger.
@@ -162,26 +199,124 @@ class TriggersOps(SubOps):
         check.updates(updates, UPDATABLE_FIELDS, "a trigger")
         if "operation" in updates and "events" in updates:
             raise exc.ValidationError("give operation or events, not both")
+        description = updates.get("description")
+        if description is not None and not isinstance(description, str):
+            raise exc.ValidationError("description must be a string")
         body = _checked(updates)
-        return dict((yield from self._http(
-            "PUT",
-            http_path("_api", "database", db, "triggers", _text(trigger_id, "trigger_id")),
-            body,
-        )))
+        _text(trigger_id, "trigger_id")
+        if body:
+            yield from self._http(
+                "PUT", http_path("_api", "database", db, "triggers", trigger_id), body)
+            triggered.routing_of(self._state).invalidate(db)
+        if "description" in updates:
+            yield from self.get(trigger_id)  # NotFoundError before a description is kept
+            if description is None:
+                yield from self._drop_description(trigger_id)
+            else:
+                yield from self._set_description(trigger_id, description)
+        return (yield from self.get(trigger_id))
 
     def toggle(self, trigger_id: str) -> Op[JSON]:
         """Enable a disabled trigger or disable an enabled one; returns it."""
         db = self._db
-        return dict((yield from self._http(
+        trigger = dict((yield from self._http(
             "POST",
             http_path("_api", "database", db, "triggers", _text(trigger_id, "trigger_id"),
                       "toggle"),
         )))
+        triggered.routing_of(self._state).invalidate(db)
+        return (yield from self._described([trigger]))[0]
 
     def delete(self, trigger_id: str) -> Op[None]:
-        """Delete a trigger; jobs it already queued still run."""
+        """Delete a trigger (and its description); jobs it already queued still run."""
         yield from self._call("delete_trigger", database=self._db,
-                   trigger_id=_text(trigger_id, "trigger_id"))
+                              trigger_id=_text(trigger_id, "trigger_id"))
+        triggered.routing_of(self._state).invalidate(self._db)
+        yield from self._drop_description(trigger_id)
+
+    # -- routing of this client's writes -----------------------------------------
+
+    def routing(
+        self,
+        *,
+        strict: Optional[bool] = None,
+        route: Optional[bool] = None,
+        refresh_seconds: Optional[float] = None,
+    ) -> TriggerRouting:
+        """This client's trigger routing; the arguments given change it.
+
+        ``strict=True`` raises ``TriggersNotFiredError`` (nothing sent) for a
+        write that cannot fire its collection's triggers (in a transaction or a
+        session commit, or SDBQL), instead of ``TriggersNotFiredWarning``.
+        ``route=False`` stops sending writes to watched collections over HTTP.
+        ``refresh_seconds`` bounds how stale the list of watched collections
+        may get when another client changes triggers (default 10).
+        """
+        current = triggered.routing_of(self._state)
+        if strict is not None:
+            current.strict = bool(strict)
+        if route is not None:
+            current.route = bool(route)
+        if refresh_seconds is not None:
+            if refresh_seconds < 0:
+                raise exc.ValidationError("refresh_seconds must not be negative")
+            current.refresh_seconds = float(refresh_seconds)
+            current.invalidate()
+        return current
+
+    def watched_collections(self) -> Op[Dict[str, List[str]]]:
+        """Collections of the current database with enabled triggers, and their names (fresh)."""
+        routing = triggered.routing_of(self._state)
+        routing.invalidate(self._db)
+        watched = yield from triggered.watched_op(self._state, self._db)
+        return {name: list(names) for name, names in sorted(watched.items())}
+
+    # -- descriptions --------------------------------------------------------------
+
+    def _described(self, triggers: List[JSON]) -> Op[List[JSON]]:
+        if not triggers:
+            return []
+        try:
+            rows = yield from self._sdbql(
+                self._db, f"FOR m IN {META_COLLECTION} FILTER m._key IN @ids "
+                "RETURN [m._key, m.description]",
+                {"ids": [t.get("_key") for t in triggers]},
+            )
+        except exc.NotFoundError:  # no description was ever kept here
+            rows = []
+        descriptions = {row[0]: row[1] for row in rows}
+        return [{**t, "description": descriptions.get(t.get("_key"))} for t in triggers]
+
+    def _set_description(self, trigger_id: str, description: str) -> Op[None]:
+        db = self._db
+        document = {"description": description}
+        for _attempt in (1, 2):
+            try:
+                yield from self._call("update", database=db, collection=META_COLLECTION,
+                                      key=trigger_id, document=document, merge=True)
+                return
+            except exc.NotFoundError:
+                pass
+            try:
+                yield from self._call("insert", database=db, collection=META_COLLECTION,
+                                      key=trigger_id, document=document)
+                return
+            except exc.AlreadyExistsError:
+                continue  # written meanwhile: update it
+            except exc.NotFoundError:
+                try:
+                    yield from self._call("create_collection", database=db, name=META_COLLECTION)
+                except exc.AlreadyExistsError:
+                    pass
+        yield from self._call("insert", database=db, collection=META_COLLECTION,
+                              key=trigger_id, document=document)
+
+    def _drop_description(self, trigger_id: str) -> Op[None]:
+        try:
+            yield from self._call("delete", database=self._db, collection=META_COLLECTION,
+                                  key=trigger_id)
+        except exc.NotFoundError:
+            pass
 
 
 # --- generated by scripts/gen_facades.py: do not edit below this line ---
@@ -191,11 +326,11 @@ class TriggersClient(SyncFacade[TriggersOps]):
     """Triggers of the current database."""
 
     def list(self) -> List[JSON]:
-        """Every trigger of the current database."""
+        """Every trigger of the current database, each with its ``description`` (or None)."""
         return self._executor.run(self._ops.list())
 
     def list_by_collection(self, collection: str) -> List[JSON]:
-        """The triggers that watch one collection."""
+        """The triggers that watch one collection, each with its ``description`` (or None)."""
         return self._executor.run(self._ops.list_by_collection(collection))
 
     def create(
@@ -218,7 +353,8 @@ class TriggersClient(SyncFacade[TriggersOps]):
         them; ``filter`` an SDBQL expression over ``doc``, ``old`` and
         ``event`` that must hold for the trigger to fire; ``max_retries`` how
         many runs of the script may fail before the job is ``failed`` (server
-        default 5). The collection must exist.
+        default 5). The collection must exist. The server has no description
+        field: ``description`` is kept by this library next to the trigger.
         """
         return self._executor.run(self._ops.create(
             name,
@@ -234,7 +370,7 @@ class TriggersClient(SyncFacade[TriggersOps]):
         ))
 
     def get(self, trigger_id: str) -> JSON:
-        """One trigger; NotFoundError when there is none."""
+        """One trigger with its ``description`` (or None); NotFoundError when there is none."""
         return self._executor.run(self._ops.get(trigger_id))
 
     def update(self, trigger_id: str, updates: Mapping[str, Any]) -> JSON:
@@ -249,19 +385,41 @@ class TriggersClient(SyncFacade[TriggersOps]):
         return self._executor.run(self._ops.toggle(trigger_id))
 
     def delete(self, trigger_id: str) -> None:
-        """Delete a trigger; jobs it already queued still run."""
+        """Delete a trigger (and its description); jobs it already queued still run."""
         return self._executor.run(self._ops.delete(trigger_id))
+
+    def routing(
+        self,
+        *,
+        strict: Optional[bool] = None,
+        route: Optional[bool] = None,
+        refresh_seconds: Optional[float] = None,
+    ) -> TriggerRouting:
+        """This client's trigger routing; the arguments given change it.
+
+        ``strict=True`` raises ``TriggersNotFiredError`` (nothing sent) for a
+        write that cannot fire its collection's triggers (in a transaction or a
+        session commit, or SDBQL), instead of ``TriggersNotFiredWarning``.
+        ``route=False`` stops sending writes to watched collections over HTTP.
+        ``refresh_seconds`` bounds how stale the list of watched collections
+        may get when another client changes triggers (default 10).
+        """
+        return self._ops.routing(strict=strict, route=route, refresh_seconds=refresh_seconds)
+
+    def watched_collections(self) -> Dict[str, List[str]]:
+        """Collections of the current database with enabled triggers, and their names (fresh)."""
+        return self._executor.run(self._ops.watched_collections())
 
 
 class AsyncTriggersClient(AsyncFacade[TriggersOps]):
     """Triggers of the current database."""
 
     async def list(self) -> List[JSON]:
-        """Every trigger of the current database."""
+        """Every trigger of the current database, each with its ``description`` (or None)."""
         return await self._executor.run(self._ops.list())
 
     async def list_by_collection(self, collection: str) -> List[JSON]:
-        """The triggers that watch one collection."""
+        """The triggers that watch one collection, each with its ``description`` (or None)."""
         return await self._executor.run(self._ops.list_by_collection(collection))
 
     async def create(
@@ -284,7 +442,8 @@ class AsyncTriggersClient(AsyncFacade[TriggersOps]):
         them; ``filter`` an SDBQL expression over ``doc``, ``old`` and
         ``event`` that must hold for the trigger to fire; ``max_retries`` how
         many runs of the script may fail before the job is ``failed`` (server
-        default 5). The collection must exist.
+        default 5). The collection must exist. The server has no description
+        field: ``description`` is kept by this library next to the trigger.
         """
         return await self._executor.run(self._ops.create(
             name,
@@ -300,7 +459,7 @@ class AsyncTriggersClient(AsyncFacade[TriggersOps]):
         ))
 
     async def get(self, trigger_id: str) -> JSON:
-        """One trigger; NotFoundError when there is none."""
+        """One trigger with its ``description`` (or None); NotFoundError when there is none."""
         return await self._executor.run(self._ops.get(trigger_id))
 
     async def update(self, trigger_id: str, updates: Mapping[str, Any]) -> JSON:
@@ -315,5 +474,27 @@ class AsyncTriggersClient(AsyncFacade[TriggersOps]):
         return await self._executor.run(self._ops.toggle(trigger_id))
 
     async def delete(self, trigger_id: str) -> None:
-        """Delete a trigger; jobs it already queued still run."""
+        """Delete a trigger (and its description); jobs it already queued still run."""
         return await self._executor.run(self._ops.delete(trigger_id))
+
+    def routing(
+        self,
+        *,
+        strict: Optional[bool] = None,
+        route: Optional[bool] = None,
+        refresh_seconds: Optional[float] = None,
+    ) -> TriggerRouting:
+        """This client's trigger routing; the arguments given change it.
+
+        ``strict=True`` raises ``TriggersNotFiredError`` (nothing sent) for a
+        write that cannot fire its collection's triggers (in a transaction or a
+        session commit, or SDBQL), instead of ``TriggersNotFiredWarning``.
+        ``route=False`` stops sending writes to watched collections over HTTP.
+        ``refresh_seconds`` bounds how stale the list of watched collections
+        may get when another client changes triggers (default 10).
+        """
+        return self._ops.routing(strict=strict, route=route, refresh_seconds=refresh_seconds)
+
+    async def watched_collections(self) -> Dict[str, List[str]]:
+        """Collections of the current database with enabled triggers, and their names (fresh)."""
+        return await self._executor.run(self._ops.watched_collections())
