@@ -70,7 +70,9 @@ class Database:
         self._twin_lock = threading.Lock()
         self.name = name
         """The database's name on the server."""
-        self.ops = ClientOps(ClientState(client.host, client.port))
+        ops_state = ClientState(client.host, client.port)
+        ops_state.triggers = routing_of(client.state)  # the client's trigger routing and policy
+        self.ops = ClientOps(ops_state)
         """The client operations, for building operations to run in either mode."""
         self.models: Dict[str, Type[Document]] = {}
         """The registered models by collection name: what ``sync`` creates collections and indexes for."""
