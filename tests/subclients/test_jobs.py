@@ -1,4 +1,4 @@
-"""client.jobs and client.cron against a real server.
+"""client.jobs against a real server (client.cron: test_cron.py).
 
 Jobs are run by the server's worker, which looks for due jobs about every
 five seconds; the tests poll with a deadline instead of sleeping blindly.
@@ -7,14 +7,12 @@ five seconds; the tests poll with a deadline instead of sleeping blindly.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, List, Tuple, TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
 from solidb_odm import Client, ops
 from solidb_odm import exceptions as exc
-from solidb_odm.client.subclients.jobs import validate_cron
-from solidb_odm.testing.server import PINNED_SOLIDB_VERSION, free_port
 
 from ._helpers import wait_for
 
@@ -144,58 +142,6 @@ def test_jobs_need_a_database(solidb_client: Client) -> None:
         solidb_client.jobs.list_queues()
     with pytest.raises(exc.ValidationError, match="use_database"):
         solidb_client.cron.list()
-
-
-# ---------------------------------------------------------------------------
-# Cron: the server has no scheduler
-# ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "schedule",
-    ["0 2 * * *", "*/15 9-17 * * MON-FRI", "0 0 1 jan,jul *", "5,35 */2 1-7 * 0", "@daily",
-     "0 3 * * 7"],
-)
-def test_well_formed_cron_expressions_pass(schedule: str) -> None:
-    assert validate_cron(schedule) == schedule
-
-
-@pytest.mark.parametrize(
-    "schedule",
-    ["", "0 2 * *", "0 2 * * * *", "61 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *",
-     "* * * * 8", "*/0 * * * *", "5-1 * * * *", "* * * * FUNDAY", "@sometimes", "every day"],
-)
-def test_malformed_cron_is_refused_before_reaching_the_server(
-    schedule: str, new_client: Callable[..., Client]
-) -> None:
-    # Nothing listens on this port: reaching the server would be a ConnectionError.
-    offline = new_client("127.0.0.1", free_port(), connect_timeout=0.5)
-    offline.use_database("mydb")
-    with pytest.raises(exc.ValidationError):
-        offline.cron.create(name="daily-cleanup", schedule=schedule,
-                            script_path="/scripts/cleanup")
-    with pytest.raises(exc.ValidationError):
-        offline.cron.update("cron_id", {"schedule": schedule})
-
-
-def test_cron_operations_raise_a_clear_unsupported_error(client: Client) -> None:
-    version = f"solidb {PINNED_SOLIDB_VERSION}"
-    with pytest.raises(exc.UnsupportedError, match=r"cron\.create") as info:
-        client.cron.create(name="daily-cleanup", schedule="0 2 * * *",
-                           script_path="/scripts/cleanup", params={"days_old": 30},
-                           description="Remove old records")
-    assert version in str(info.value)
-    assert "no cron scheduler" in str(info.value)
-    calls: List[Tuple[Callable[[], object], str]] = [
-        (lambda: client.cron.list(), r"cron\.list"),
-        (lambda: client.cron.get("cron_id"), r"cron\.get"),
-        (lambda: client.cron.update("cron_id", {"schedule": "0 3 * * *"}), r"cron\.update"),
-        (lambda: client.cron.delete("cron_id"), r"cron\.delete"),
-    ]
-    for call, name in calls:
-        with pytest.raises(exc.UnsupportedError, match=name) as info:
-            call()
-        assert version in str(info.value)
 
 
 def test_the_server_really_has_no_job_or_cron_command(client: Client, solidb_database: str) -> None:

@@ -25,9 +25,10 @@ from .access import (
 from .cluster import AsyncClusterClient, ClusterClient, ClusterOps
 from .collections_mgmt import AsyncCollectionsMgmtClient, CollectionsMgmtClient, CollectionsMgmtOps
 from .columnar import AsyncColumnarClient, ColumnarClient, ColumnarOps
+from .cron import AsyncCronClient, CronClient, CronOps
 from .env import AsyncEnvClient, EnvClient, EnvOps
 from .geo import AsyncGeoClient, GeoClient, GeoOps
-from .jobs import AsyncCronClient, AsyncJobsClient, CronClient, CronOps, JobsClient, JobsOps
+from .jobs import AsyncJobsClient, JobsClient, JobsOps
 from .scripts import AsyncScriptsClient, ScriptsClient, ScriptsOps
 from .triggers import AsyncTriggersClient, TriggersClient, TriggersOps
 from .ttl import AsyncTTLClient, TTLClient, TTLOps

@@ -1,4 +1,4 @@
-"""``client.jobs`` and ``client.cron``: background Lua jobs.
+"""``client.jobs``: background Lua jobs.
 
 The pinned server has no job, queue or cron command on the driver and no
 route for them over HTTP. What it does have is the dispatcher behind
@@ -9,21 +9,21 @@ row's ``script_path`` (with ``params`` as ``request.body``), and records
 writing such rows (an admin credential is needed: ``_jobs`` is writable only
 by admins) and reads them back with the driver and SDBQL.
 
-There is no cron scheduler anywhere in the server, so :class:`CronClient`
-validates its input and then raises :class:`~solidb_odm.exceptions.UnsupportedError`.
+There is no cron scheduler anywhere in the server: ``client.cron`` (``cron.py``)
+keeps definitions in the database and ``solidb_odm.scheduling`` enqueues their
+jobs here.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import re
 import time
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from ... import exceptions as exc
 from ...ops import Op
 from ..facade import AsyncFacade, SyncFacade
-from ._base import SubOps, unsupported
+from ._base import SubOps
 from .scripts import normalize_job_script_path
 
 JSON = Dict[str, Any]
@@ -125,13 +125,18 @@ class JobsOps(SubOps):
         run_at: Union[str, _dt.datetime, None] = None,
         *,
         max_attempts: int = 1,
+        key: Optional[str] = None,
+        cron_job_id: Optional[str] = None,
     ) -> Op[JSON]:
         """Queue a run of the script stored at ``script_path``; returns the job (``_key``).
 
         The worker picks due jobs by ``priority`` (higher first) within about
         five seconds, or at ``run_at``. A failed run is tried again, after a
         growing delay, until ``max_attempts`` runs have failed; then the job
-        is ``failed`` with the script's error in ``last_error``.
+        is ``failed`` with the script's error in ``last_error``. A ``key``
+        makes the enqueue happen at most once: a second job with the same key
+        is refused with ``AlreadyExistsError``. ``cron_job_id`` names the cron
+        job that queued it (the scheduler sets both).
         """
         if params is not None and not isinstance(params, Mapping):
             raise exc.ValidationError("params must be a mapping")
@@ -149,6 +154,10 @@ class JobsOps(SubOps):
             "run_at": _epoch_seconds(run_at),
             "created_at": now,
         }
+        if key is not None:
+            document["_key"] = _key(key, "key")
+        if cron_job_id is not None:
+            document["cron_job_id"] = _key(cron_job_id, "cron_job_id")
         db = self._db
         try:
             return dict((yield from self._data("insert", database=db, collection=JOBS_COLLECTION,
@@ -200,145 +209,6 @@ class JobsOps(SubOps):
         return list(reply.data or [])
 
 
-# ---------------------------------------------------------------------------
-# Cron
-# ---------------------------------------------------------------------------
-
-_CRON_MACROS = frozenset(
-    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-)
-_MONTHS = {m: i + 1 for i, m in enumerate(
-    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])}
-_DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
-#: (name, lowest, highest, names) for the five standard fields.
-_CRON_FIELDS: Tuple[Tuple[str, int, int, Mapping[str, int]], ...] = (
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day of month", 1, 31, {}),
-    ("month", 1, 12, _MONTHS),
-    ("day of week", 0, 7, _DAYS),
-)
-_CRON_ITEM = re.compile(r"^(?P<range>\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:/(?P<step>\d+))?$")
-
-_NO_CRON = (
-    "the server has no cron scheduler (no driver command, no HTTP route, nothing "
-    "that runs on a schedule); run a scheduler in your application and call "
-    "client.jobs.enqueue(...) from it"
-)
-
-
-def validate_cron(schedule: str) -> str:
-    """Check a five-field cron expression (or an ``@daily``-style macro); return it.
-
-    Fields are minute, hour, day of month, month (1-12 or JAN-DEC) and day of
-    week (0-7 or SUN-SAT), each ``*``, a value, a range ``a-b`` or a list of
-    those, each optionally with a ``/step``.
-    """
-    if not isinstance(schedule, str) or not schedule.strip():
-        raise exc.ValidationError("schedule must be a non-empty cron expression")
-    text = schedule.strip()
-    if text.startswith("@"):
-        if text.lower() not in _CRON_MACROS:
-            raise exc.ValidationError(
-                f"unknown cron macro {text!r}; use one of {sorted(_CRON_MACROS)}"
-            )
-        return text
-    parts = text.split()
-    if len(parts) != 5:
-        raise exc.ValidationError(
-            f"cron expression {schedule!r} has {len(parts)} fields; expected 5 "
-            "(minute hour day-of-month month day-of-week)"
-        )
-    for part, (name, low, high, names) in zip(parts, _CRON_FIELDS, strict=False):
-        for item in part.split(","):
-            match = _CRON_ITEM.match(item)
-            if not match:
-                raise exc.ValidationError(f"invalid {name} field {part!r} in {schedule!r}")
-            step = match.group("step")
-            if step is not None and int(step) == 0:
-                raise exc.ValidationError(f"step 0 in {name} field {part!r} of {schedule!r}")
-            bounds = match.group("range")
-            if bounds == "*":
-                continue
-            values = []
-            for token in bounds.split("-"):
-                if token.isdigit():
-                    value = int(token)
-                elif token.upper() in names:
-                    value = names[token.upper()]
-                else:
-                    raise exc.ValidationError(
-                        f"invalid {name} value {token!r} in {schedule!r}"
-                    )
-                if not low <= value <= high:
-                    raise exc.ValidationError(
-                        f"{name} value {token!r} in {schedule!r} is outside {low}-{high}"
-                    )
-                values.append(value)
-            if len(values) == 2 and values[0] > values[1]:
-                raise exc.ValidationError(
-                    f"{name} range {bounds!r} in {schedule!r} runs backwards"
-                )
-    return text
-
-
-class CronOps(SubOps):
-    """Scheduled jobs: checked here, then refused, because the server cannot run them."""
-
-    __facades__ = ("CronClient", "AsyncCronClient")
-
-    def list(self) -> Op[List[JSON]]:
-        """Refused: the server keeps no cron jobs."""
-        self._state.require_database()
-        raise unsupported("cron.list", _NO_CRON)
-        yield  # pragma: no cover - unreachable; makes this method an operation
-
-    def create(
-        self,
-        name: str,
-        schedule: str,
-        script_path: str,
-        params: Optional[Mapping[str, Any]] = None,
-        description: Optional[str] = None,
-    ) -> Op[JSON]:
-        """Validate the definition (a malformed schedule is a ValidationError), then refuse."""
-        self._state.require_database()
-        _key(name, "name")
-        validate_cron(schedule)
-        normalize_job_script_path(script_path)
-        if params is not None and not isinstance(params, Mapping):
-            raise exc.ValidationError("params must be a mapping")
-        raise unsupported("cron.create", _NO_CRON)
-        yield  # pragma: no cover - unreachable; makes this method an operation
-
-    def get(self, cron_id: str) -> Op[JSON]:
-        """Refused: the server keeps no cron jobs."""
-        self._state.require_database()
-        _key(cron_id, "cron_id")
-        raise unsupported("cron.get", _NO_CRON)
-        yield  # pragma: no cover - unreachable; makes this method an operation
-
-    def update(self, cron_id: str, updates: Mapping[str, Any]) -> Op[JSON]:
-        """Validate the changes (a malformed schedule is a ValidationError), then refuse."""
-        self._state.require_database()
-        _key(cron_id, "cron_id")
-        if not isinstance(updates, Mapping) or not updates:
-            raise exc.ValidationError("updates must be a non-empty mapping")
-        if "schedule" in updates:
-            validate_cron(updates["schedule"])
-        if "script_path" in updates:
-            normalize_job_script_path(updates["script_path"])
-        raise unsupported("cron.update", _NO_CRON)
-        yield  # pragma: no cover - unreachable; makes this method an operation
-
-    def delete(self, cron_id: str) -> Op[None]:
-        """Refused: the server keeps no cron jobs."""
-        self._state.require_database()
-        _key(cron_id, "cron_id")
-        raise unsupported("cron.delete", _NO_CRON)
-        yield  # pragma: no cover - unreachable; makes this method an operation
-
-
 # --- generated by scripts/gen_facades.py: do not edit below this line ---
 
 
@@ -368,13 +238,18 @@ class JobsClient(SyncFacade[JobsOps]):
         run_at: Union[str, _dt.datetime, None] = None,
         *,
         max_attempts: int = 1,
+        key: Optional[str] = None,
+        cron_job_id: Optional[str] = None,
     ) -> JSON:
         """Queue a run of the script stored at ``script_path``; returns the job (``_key``).
 
         The worker picks due jobs by ``priority`` (higher first) within about
         five seconds, or at ``run_at``. A failed run is tried again, after a
         growing delay, until ``max_attempts`` runs have failed; then the job
-        is ``failed`` with the script's error in ``last_error``.
+        is ``failed`` with the script's error in ``last_error``. A ``key``
+        makes the enqueue happen at most once: a second job with the same key
+        is refused with ``AlreadyExistsError``. ``cron_job_id`` names the cron
+        job that queued it (the scheduler sets both).
         """
         return self._executor.run(self._ops.enqueue(
             queue,
@@ -383,6 +258,8 @@ class JobsClient(SyncFacade[JobsOps]):
             priority,
             run_at,
             max_attempts=max_attempts,
+            key=key,
+            cron_job_id=cron_job_id,
         ))
 
     def get_job(self, job_id: str) -> JSON:
@@ -424,13 +301,18 @@ class AsyncJobsClient(AsyncFacade[JobsOps]):
         run_at: Union[str, _dt.datetime, None] = None,
         *,
         max_attempts: int = 1,
+        key: Optional[str] = None,
+        cron_job_id: Optional[str] = None,
     ) -> JSON:
         """Queue a run of the script stored at ``script_path``; returns the job (``_key``).
 
         The worker picks due jobs by ``priority`` (higher first) within about
         five seconds, or at ``run_at``. A failed run is tried again, after a
         growing delay, until ``max_attempts`` runs have failed; then the job
-        is ``failed`` with the script's error in ``last_error``.
+        is ``failed`` with the script's error in ``last_error``. A ``key``
+        makes the enqueue happen at most once: a second job with the same key
+        is refused with ``AlreadyExistsError``. ``cron_job_id`` names the cron
+        job that queued it (the scheduler sets both).
         """
         return await self._executor.run(self._ops.enqueue(
             queue,
@@ -439,6 +321,8 @@ class AsyncJobsClient(AsyncFacade[JobsOps]):
             priority,
             run_at,
             max_attempts=max_attempts,
+            key=key,
+            cron_job_id=cron_job_id,
         ))
 
     async def get_job(self, job_id: str) -> JSON:
@@ -452,77 +336,3 @@ class AsyncJobsClient(AsyncFacade[JobsOps]):
         worker claims meanwhile is not removed under it.
         """
         return await self._executor.run(self._ops.cancel(job_id))
-
-
-class CronClient(SyncFacade[CronOps]):
-    """Scheduled jobs: checked here, then refused, because the server cannot run them."""
-
-    def list(self) -> List[JSON]:
-        """Refused: the server keeps no cron jobs."""
-        return self._executor.run(self._ops.list())
-
-    def create(
-        self,
-        name: str,
-        schedule: str,
-        script_path: str,
-        params: Optional[Mapping[str, Any]] = None,
-        description: Optional[str] = None,
-    ) -> JSON:
-        """Validate the definition (a malformed schedule is a ValidationError), then refuse."""
-        return self._executor.run(self._ops.create(
-            name,
-            schedule,
-            script_path,
-            params,
-            description,
-        ))
-
-    def get(self, cron_id: str) -> JSON:
-        """Refused: the server keeps no cron jobs."""
-        return self._executor.run(self._ops.get(cron_id))
-
-    def update(self, cron_id: str, updates: Mapping[str, Any]) -> JSON:
-        """Validate the changes (a malformed schedule is a ValidationError), then refuse."""
-        return self._executor.run(self._ops.update(cron_id, updates))
-
-    def delete(self, cron_id: str) -> None:
-        """Refused: the server keeps no cron jobs."""
-        return self._executor.run(self._ops.delete(cron_id))
-
-
-class AsyncCronClient(AsyncFacade[CronOps]):
-    """Scheduled jobs: checked here, then refused, because the server cannot run them."""
-
-    async def list(self) -> List[JSON]:
-        """Refused: the server keeps no cron jobs."""
-        return await self._executor.run(self._ops.list())
-
-    async def create(
-        self,
-        name: str,
-        schedule: str,
-        script_path: str,
-        params: Optional[Mapping[str, Any]] = None,
-        description: Optional[str] = None,
-    ) -> JSON:
-        """Validate the definition (a malformed schedule is a ValidationError), then refuse."""
-        return await self._executor.run(self._ops.create(
-            name,
-            schedule,
-            script_path,
-            params,
-            description,
-        ))
-
-    async def get(self, cron_id: str) -> JSON:
-        """Refused: the server keeps no cron jobs."""
-        return await self._executor.run(self._ops.get(cron_id))
-
-    async def update(self, cron_id: str, updates: Mapping[str, Any]) -> JSON:
-        """Validate the changes (a malformed schedule is a ValidationError), then refuse."""
-        return await self._executor.run(self._ops.update(cron_id, updates))
-
-    async def delete(self, cron_id: str) -> None:
-        """Refused: the server keeps no cron jobs."""
-        return await self._executor.run(self._ops.delete(cron_id))
