@@ -1,0 +1,366 @@
+"""Issue 9's proof: Django's own ORM is the oracle for the ODM's queries.
+
+The same seeded rows (``ORACLE_ROWS``, 200) go into Django on in-memory
+SQLite and into the ODM on the real server: ints, floats, strings with mixed
+case, ``%``, ``_`` and non-ASCII letters, booleans, ``Decimal`` (12 digits, 2
+places, written with 0 to 2 places), aware datetimes in many UTC offsets,
+dates, and nulls that the ODM stores either as null or by leaving the field
+out. Random queries (``ORACLE_TREES``, 500 by default; seed ``ORACLE_SEED``)
+are built once as neutral trees (lookups, date transforms the ODM registers,
+``Q`` with ``& | ~``, ``exclude``, ``F`` comparisons, ``order_by`` ending with
+the key, slices, aggregates) and run on both; the key sets must agree, the key
+lists too where the order is total, and the aggregates (numbers numerically,
+Decimals exactly).
+
+Which string lookups are compared where SQLite differs from Django on
+PostgreSQL is said in ``django_oracle/trees.py``. Disagreements found so far
+are pinned by the xfail regression tests at the end of this file, whose
+features (``django_oracle/gaps.py``) the random queries leave out while the
+gap is open. A failure prints its seed, its query, the smallest part of it
+that still disagrees, the ODM's query and the rows that split the answers;
+``ORACLE_ONLY=<index>`` reruns one query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+from decimal import Decimal
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+from solidb_odm import Client
+from solidb_odm import exceptions as exc
+from solidb_odm.database import Database
+from solidb_odm.testing import SoliDBServer
+from solidb_odm.testing.pytest_plugin import isolated_database
+
+from .django_oracle import data, load, oracle, trees
+from .django_oracle.gaps import known_gap
+from .django_oracle.models import OracleRow
+from .django_oracle.odm import OracleDoc
+from .django_oracle.translate import DJANGO, ODM
+
+ROWS = int(os.environ.get("ORACLE_ROWS", "200"))
+TREES = int(os.environ.get("ORACLE_TREES", "500"))
+SEED = int(os.environ.get("ORACLE_SEED", "9009"))
+ONLY = os.environ.get("ORACLE_ONLY")
+CHUNK = 50
+ASYNC_TREES = max(TREES // 10, 20)
+
+
+@pytest.fixture(scope="module")
+def rows() -> Dict[str, data.Row]:
+    made = data.make_rows(SEED, ROWS)
+    load.load_django(made)
+    return {row.key: row for row in made}
+
+
+@pytest.fixture(scope="module", params=["plain", "indexed"])
+def db(request: pytest.FixtureRequest, solidb_server: SoliDBServer, solidb_admin: Client,
+       rows: Dict[str, data.Row]) -> Iterator[Database]:
+    """The rows in a fresh database: without indexes, and with one on every field.
+
+    (The server's index fast paths have dropped rows before: see test_differential.)
+    """
+    with isolated_database(solidb_server, solidb_admin) as database:
+        load.load_odm(database, list(rows.values()), indexed=request.param == "indexed")
+        yield database
+
+
+@pytest.fixture(scope="module")
+def plain_db(solidb_server: SoliDBServer, solidb_admin: Client,
+             rows: Dict[str, data.Row]) -> Iterator[Database]:
+    """The rows without indexes, for the tests of single lookups."""
+    with isolated_database(solidb_server, solidb_admin) as database:
+        load.load_odm(database, list(rows.values()))
+        yield database
+
+
+def queries(first: int, count: int, rows: Dict[str, data.Row]) -> Iterator[Tuple[int, trees.Query]]:
+    """Query ``i`` is drawn from its own seed, so that one can be rerun alone."""
+    indexes = [int(ONLY)] if ONLY is not None else range(first, first + count)
+    for i in indexes:
+        if first <= i < first + count:
+            generator = trees.Generator(list(rows.values()), random.Random(f"{SEED}:{i}"))
+            yield i, generator.query()
+
+
+def fail_with(reports: List[Tuple[int, oracle.Report]], total: int) -> None:
+    shown = "\n\n".join(f"#{i} (ORACLE_SEED={SEED} ORACLE_ONLY={i}):\n{report}"
+                        for i, report in reports[:3])
+    pytest.fail(f"{len(reports)} of {total} queries disagree with Django\n\n{shown}", pytrace=False)
+
+
+@pytest.mark.parametrize("chunk", range((TREES + CHUNK - 1) // CHUNK))
+def test_random_queries_agree_with_django(chunk: int, db: Database,
+                                          rows: Dict[str, data.Row]) -> None:
+    failures = []
+    ran = 0
+    for i, query in queries(chunk * CHUNK, min(CHUNK, TREES - chunk * CHUNK), rows):
+        ran += 1
+        count = i % 4 == 0
+        want = oracle.run_django(query, count=count)
+        got = oracle.run_odm(query, db, count=count)
+        found = oracle.problems(query, want, got, rows)
+        if found:
+            failures.append((i, oracle.reduce_disagreement(query, found, db, rows)))
+    if failures:
+        fail_with(failures, ran)
+
+
+@pytest.fixture(scope="module")
+def async_cases(rows: Dict[str, data.Row]) -> List[Tuple[int, trees.Query, oracle.Outcome]]:
+    """Django's answers, computed outside the event loop (Django's ORM is sync only)."""
+    return [(i, query, oracle.run_django(query, count=True))
+            for i, query in queries(TREES, ASYNC_TREES, rows)]
+
+
+async def test_random_queries_agree_with_django_async(
+    db: Database, rows: Dict[str, data.Row],
+    async_cases: List[Tuple[int, trees.Query, oracle.Outcome]],
+) -> None:
+    """Other queries, through the awaitable terminals (``alist``, ``acount``, ``aaggregate``)."""
+    failures = []
+    for i, query, want in async_cases:
+        got = await oracle.arun_odm(query, db, count=True)
+        found = oracle.problems(query, want, got, rows)
+        if found:
+            failures.append((i, oracle.Report(query, found)))
+    if failures:
+        fail_with(failures, len(async_cases))
+
+
+# -- regression tests: each disagreement found, reduced to a few rows ---------------------
+#
+# Each runs one small query on a handful of explicit rows, in Django (inside a
+# transaction that is rolled back, so the module's rows stay) and in a fresh
+# server database, and requires the same answer. ``known_gap`` marks those
+# that still disagree (strict xfail) and keeps their features out of the random
+# queries above; delete the decorator once the ODM is fixed.
+
+UTC = dt.UTC
+
+
+def tz(minutes: int) -> dt.timezone:
+    return dt.timezone(dt.timedelta(minutes=minutes))
+
+
+def row(key: str, *, missing: Tuple[str, ...] = (), **values: Any) -> data.Row:
+    """A row with ``values``; unnamed nullable fields null, ``flt``/``flag`` 0.0/False."""
+    full: Dict[str, Any] = {name: None for name in data.FIELDS}
+    full.update(flt=0.0, flag=False)
+    full.update(values)
+    return data.Row(key, full, frozenset(missing))
+
+
+def agree(odm_db: Database, rows: List[data.Row], query: trees.Query) -> None:
+    with load.django_rows_for_a_moment(rows):
+        want = oracle.run_django(query, count=True)
+    load.load_odm(odm_db, rows)
+    got = oracle.run_odm(query, odm_db, count=True)
+    by_key = {r.key: r for r in rows}
+    found = oracle.problems(query, want, got, by_key)
+    assert not found, f"{query!r}\n" + "\n".join(found) + "\nrows:\n" + "\n".join(
+        oracle.describe_row(r, {n for n in data.FIELDS if r.values[n] is not None or n in r.missing})
+        for r in rows)
+
+
+def one(keyword: str, value: Any, method: str = "filter") -> trees.Query:
+    path = tuple(keyword.split("__"))
+    lookup = path[-1] if path[-1] in trees.LOOKUPS["str"] else "exact"
+    if lookup == "exact" and path[-1] != "exact":
+        path = (*path, "exact")
+    value = trees.FieldRef(value[2:]) if isinstance(value, str) and value.startswith("F:") else value
+    return trees.Query(((method, trees.Leaf(path[:-1], lookup, value)),))
+
+
+def aggregate(*aggregates: Tuple[str, Optional[str]]) -> trees.Query:
+    return trees.Query((), aggregates=tuple(
+        trees.Aggregate(f"a{i}", func, field) for i, (func, field) in enumerate(aggregates)))
+
+
+@known_gap("transform_in", ["*__*:in"],
+           "a transform followed by __in prepares the whole list as one integer and refuses it: "
+           "at__year__in=[2024] raises ValidationError '[2024] is not a valid value (an integer "
+           "is expected)'; Django matches r1")
+@pytest.mark.parametrize("method", ["filter", "exclude"])
+def test_transform_then_in(odm_db: Database, method: str) -> None:
+    rows = [row("r1", at=dt.datetime(2024, 3, 31, 23, 0, tzinfo=tz(-120)), day=dt.date(2024, 2, 1)),
+            row("r2", at=dt.datetime(2024, 1, 1, 0, 30, tzinfo=tz(60)), day=dt.date(2024, 3, 1))]
+    agree(odm_db, rows, one("at__year__in", [2024], method))
+    agree(odm_db, rows, one("day__month__in", [2, 5], method))
+
+
+@known_gap("min_max_of_dates", ["date:min", "date:max", "datetime:min", "datetime:max"],
+           "Min/Max of a date or datetime field give the stored text ('2024-01-01T00:00:00.000000Z', "
+           "'2024-02-01'), Django gives datetime(2024, 1, 1, tzinfo=utc) and date(2024, 2, 1)")
+def test_min_and_max_of_dates_and_datetimes(odm_db: Database) -> None:
+    rows = [row("r1", at=dt.datetime(2024, 1, 1, 1, 0, tzinfo=tz(60)), day=dt.date(2024, 2, 1)),
+            row("r2", at=dt.datetime(2023, 12, 31, 20, 0, tzinfo=tz(-60)), day=dt.date(2023, 2, 1))]
+    agree(odm_db, rows, aggregate(("Max", "at"), ("Min", "at"), ("Max", "day"), ("Min", "day")))
+
+
+@known_gap("time_then_transform", ["datetime__time__*"],
+           "hour/minute/second after __time read the wrong characters: on 12:15:05 and "
+           "12:00:00.25 (UTC), at__time__second__gt=0 matches nothing (Django: r1), "
+           "at__time__hour=12 nothing (Django: both), at__time__minute=15 nothing (Django: r1)")
+@pytest.mark.parametrize(("keyword", "value"), [
+    ("at__time__second__gt", 0), ("at__time__hour", 12), ("at__time__minute", 15)])
+def test_time_then_hour_minute_second(odm_db: Database, keyword: str, value: int) -> None:
+    rows = [row("r1", at=dt.datetime(2024, 7, 1, 17, 45, 5, tzinfo=tz(330))),
+            row("r2", at=dt.datetime(2024, 7, 1, 12, 0, 0, 250000, tzinfo=UTC))]
+    agree(odm_db, rows, one(keyword, value))
+
+
+# -- refusals: where Django raises, the ODM must raise a typed error, and vice versa -----------
+#
+# Django's FieldError (a name it cannot resolve: a field, a lookup, a transform
+# on a field it does not apply to) must be the ODM's FieldError; Django's other
+# refusals (ValueError, TypeError, django's ValidationError, IndexError...) the
+# ODM's ValidationError (FieldError is one). Where Django answers, the ODM must
+# answer the same keys, for filter() and exclude() alike.
+
+def django_exception_kind(error: BaseException) -> str:
+    from django.core.exceptions import FieldError
+
+    return "FieldError" if isinstance(error, FieldError) else "ValidationError"
+
+
+def refused_alike(want: BaseException, got: Optional[BaseException]) -> bool:
+    expected = exc.FieldError if django_exception_kind(want) == "FieldError" else exc.ValidationError
+    return isinstance(got, expected)
+
+
+def lookup_outcomes(db: Database, keyword: str, value: Any, method: str
+                    ) -> Tuple[oracle.Outcome, oracle.Outcome]:
+    outcomes = []
+    for side, base in ((DJANGO, OracleRow.objects.all()), (ODM, OracleDoc.objects.using(db))):
+        out = oracle.Outcome()
+        try:
+            qs = getattr(base, method)(side.Q(**{keyword: value}))
+            out.keys = sorted(qs.values_list("key", flat=True))
+        except Exception as error:  # the refusal is the answer
+            out.error = error
+        outcomes.append(out)
+    return outcomes[0], outcomes[1]
+
+
+def check_lookup(db: Database, keyword: str, value: Any) -> None:
+    for method in ("filter", "exclude"):
+        want, got = lookup_outcomes(db, keyword, value, method)
+        where = f"{method}({keyword}={value!r})"
+        if want.error is not None:
+            assert refused_alike(want.error, got.error), (
+                f"{where}: Django refuses ({want.describe_error()}), the ODM "
+                + (f"raises {got.describe_error()}" if got.error else f"answers {got.keys}"))
+        else:
+            assert got.error is None, (
+                f"{where}: Django answers {want.keys}, the ODM refuses ({got.describe_error()})")
+            assert want.keys == got.keys, f"{where}: Django {want.keys}, the ODM {got.keys}"
+
+
+NOW = dt.datetime(2024, 1, 1, tzinfo=UTC)
+
+#: Django refuses these; the ODM does too
+BOTH_REFUSE = [
+    ("nosuch", 1), ("nosuch__gt", 1), ("nosuch__year", 2024), ("day__hour", 1), ("flag__month", 1),
+    ("num", "abc"), ("num__gt", "x"), ("num__in", ["1", "x"]), ("amount", "abc"),
+    ("amount", float("nan")), ("at__lt", "soon"), ("day", "tomorrow"), ("flag", "maybe"),
+    ("at__year", "x"), ("num__range", (1,)), ("num__range", (1, 2, 3)), ("num__gt", None),
+    ("txt__contains", None), ("txt__startswith", None), ("at__lt", None), ("num__in", None),
+    ("num__in", 5), ("num__isnull", "yes"), ("num__isnull", 1),
+]
+
+#: Django converts these values through the field (or takes them as they are); the ODM too
+BOTH_ANSWER = [
+    ("num", "30"), ("num", 30.0), ("num", True), ("num", 2**63), ("num__range", ("1", "5")),
+    ("flt", "2.5"), ("flt", Decimal("2.5")), ("amount", 10), ("amount", 1.1), ("amount", "1e2"),
+    ("amount__gt", "10"), ("amount__in", ["1.5", 10]), ("flag", "1"), ("flag", "t"),
+    ("flag", "True"), ("flag", 0), ("at__gte", "2024-01-01T00:00:00+01:00"),
+    ("at", "2024-01-01T00:00:00"), ("at", dt.date(2024, 1, 1)), ("day", "2024-01-01"),
+    ("day", NOW), ("at__date", "2024-01-01"), ("at__date__year", 2024), ("at__time", "12:00"),
+    ("at__year", "2024"), ("at__week_day", 8), ("at__hour", 25), ("txt", None),
+    ("txt__iexact", None), ("at", None), ("txt__in", []), ("txt__in", [None]),
+]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # Django: a naive datetime while USE_TZ
+@pytest.mark.parametrize(("keyword", "value"), BOTH_REFUSE + BOTH_ANSWER,
+                         ids=[f"{k}={v!r}" for k, v in BOTH_REFUSE + BOTH_ANSWER])
+def test_refusals_and_conversions_agree_with_django(plain_db: Database, keyword: str, value: Any) -> None:
+    check_lookup(plain_db, keyword, value)
+
+
+@known_gap("unknown_lookup_error_class", [],
+           "an unknown lookup raises ValidationError ('OracleDoc.num is a number field: 'bogus' is "
+           "neither a lookup nor a field inside it'), where Django raises FieldError "
+           "('Unsupported lookup 'bogus' for IntegerField')")
+@pytest.mark.parametrize(("keyword", "value"), [("num__bogus", 1), ("at__year__bogus", 1)])
+def test_unknown_lookup_is_a_field_error(plain_db: Database, keyword: str, value: Any) -> None:
+    check_lookup(plain_db, keyword, value)
+
+
+@known_gap("transform_on_wrong_kind", [],
+           "a date transform on a field it does not apply to answers [] (filter) or every row "
+           "(exclude) with no error: num__year=2024, txt__year=1, at__year__year=1; Django "
+           "raises FieldError ('Unsupported lookup 'year' for IntegerField')")
+@pytest.mark.parametrize(("keyword", "value"), [
+    ("num__year", 2024), ("txt__year", 1), ("at__year__year", 1)])
+def test_transform_on_a_field_it_does_not_apply_to(plain_db: Database, keyword: str, value: Any) -> None:
+    check_lookup(plain_db, keyword, value)
+
+
+@known_gap("boolean_words", [],
+           "flag='yes' (and 'no', 'on', 'off') are taken as booleans by pydantic; Django accepts "
+           "only True/False, 1/0, 't'/'f', 'True'/'False', '1'/'0' and raises ValidationError "
+           "('“yes” value must be either True or False.')")
+@pytest.mark.parametrize("value", ["yes", "no", "on", "off"])
+def test_boolean_words_django_refuses(plain_db: Database, value: str) -> None:
+    check_lookup(plain_db, "flag", value)
+
+
+@known_gap("decimal_bound_beyond_the_field", [],
+           "a Decimal bound with more places or digits than the field stores is refused "
+           "(ValidationError: 'Decimal input should have no more than 2 decimal places'); "
+           "Django compares it numerically: amount__lt=Decimal('0.005') matches the amounts "
+           "below 0.005, amount=Decimal('1.005') matches nothing")
+@pytest.mark.parametrize(("keyword", "value"), [
+    ("amount", Decimal("1.005")), ("amount__lt", Decimal("0.005")),
+    ("amount__gt", Decimal("12345678901.5")), ("amount__range", (Decimal("0.001"), Decimal("9.999")))])
+def test_decimal_bound_with_more_places_than_the_field(plain_db: Database, keyword: str, value: Any) -> None:
+    check_lookup(plain_db, keyword, value)
+
+
+#: Django converts these lossily (a float or Decimal truncated to an integer, a number to its
+#: text, a float rounded to the field's precision) or treats a number as text (``contains``);
+#: the ODM refuses them with ValidationError instead. Pinned as the ODM's choice, not Django's.
+NOT_COPIED = [
+    ("num", 2.5, "Django matches num=2 (int(2.5))"),
+    ("num__lt", Decimal("2.5"), "Django means num < 2 (int(Decimal('2.5'))), missing num=2"),
+    ("at__year__gt", 2024.5, "Django means year > 2024"),
+    ("txt", 5, "Django compares with the text '5'"),
+    ("txt__gt", 5, "Django compares with the text '5'"),
+    ("amount", 0.1 + 0.2, "Django rounds the float to 12 digits, 0.300000000000"),
+    ("num__contains", 1, "Django matches the numbers whose text contains '1'"),
+]
+
+
+@pytest.mark.parametrize(("keyword", "value", "django_does"), NOT_COPIED,
+                         ids=[f"{k}={v!r}" for k, v, _ in NOT_COPIED])
+def test_lossy_conversions_django_makes_are_refused(
+    plain_db: Database, keyword: str, value: Any, django_does: str
+) -> None:
+    want, got = lookup_outcomes(plain_db, keyword, value, "filter")
+    assert want.error is None, f"Django now refuses {keyword}={value!r}: {want.describe_error()}"
+    assert isinstance(got.error, exc.ValidationError), (
+        f"{keyword}={value!r}: {django_does}; the ODM answers {got.keys}")
+
+
+def test_nan_is_refused_by_the_odm(plain_db: Database) -> None:
+    """Not compared: SQLite stores a NaN as NULL (so flt=nan matches nothing) and PostgreSQL
+    holds NaN equal to itself; JSON has no NaN, and the ODM refuses it with a typed error."""
+    _, got = lookup_outcomes(plain_db, "flt", float("nan"), "filter")
+    assert isinstance(got.error, exc.SoliDBError), got
