@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, List, Type
+from typing import Annotated, Any, Dict, List, Type
 
 import typer
 
@@ -23,19 +23,23 @@ class Diff:
     leave: List[str] = field(default_factory=list)
 
 
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind == "edge" else f"a {kind}"
+
+
 def diff(db: Database, models: List[Type[Document]], *, schema: bool) -> Diff:
     out = Diff()
     listed = {c["name"]: c["type"] for c in db.client.list_collections(db.name)}
     for model in models:
         name = model.collection_name()
         kind = "edge" if model.is_edge() else "document"
+        indexes: List[Dict[str, Any]] = []
         if name not in listed:
             out.create.append(f"+ {kind} collection {name}")
-            indexes = []
         else:
             if listed[name] != kind:
-                out.leave.append(f"! {name} is a {listed[name]} collection, but {model.__name__} "
-                                 f"is an {kind} model (sync cannot change that)")
+                out.leave.append(f"! {name} is {_a(listed[name])} collection on the server, but "
+                                 f"{model.__name__} is {_a(kind)} model (sync cannot change that)")
             indexes = db.client.list_indexes(db.name, name)
         have = {i.get("name"): i for i in indexes}
         for index_name, fields, marker in model.indexes():

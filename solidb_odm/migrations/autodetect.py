@@ -55,6 +55,10 @@ class Renames:
         return cls(collections, fields)
 
 
+def _kind(kind: str) -> str:
+    return f"an {kind}" if kind == "edge" else f"a {kind}"
+
+
 def changes(old: st.State, new: st.State, renames: Renames | None = None) -> List[Operation]:
     """The steps from ``old`` to ``new``, in an order that runs (and rolls back) cleanly."""
     renames = renames or Renames({}, {})
@@ -95,7 +99,7 @@ def changes(old: st.State, new: st.State, renames: Renames | None = None) -> Lis
         was, will = before[name], after[name]
         if was["type"] != will["type"]:
             raise exc.ValidationError(
-                f"{name} was a {was['type']} collection and is now an {will['type']} one: "
+                f"{name} was {_kind(was['type'])} collection and is now {_kind(will['type'])} one: "
                 "the server cannot change that; rename it or drop it")
         for index_name in sorted(was["indexes"]):
             index = was["indexes"][index_name]
