@@ -22,6 +22,7 @@ from typing import Any
 from .. import exceptions as exc
 from .. import protocol
 from .aconnection import AsyncConnection
+from .failover import PoolTimeoutError
 
 Credentials = Mapping[str, Any]
 
@@ -169,7 +170,7 @@ class AsyncConnectionPool:
     async def _wait(self, deadline: float | None) -> AsyncConnection | None:
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
-            raise exc.TimeoutError(
+            raise PoolTimeoutError(
                 f"no connection free in the pool of {self.size} after {self.pool_timeout}s"
             )
         waiter: asyncio.Future[AsyncConnection | None] = (
@@ -191,7 +192,7 @@ class AsyncConnectionPool:
                 except ValueError:
                     pass
             if isinstance(err, TimeoutError):
-                raise exc.TimeoutError(
+                raise PoolTimeoutError(
                     f"no connection free in the pool of {self.size} after {self.pool_timeout}s"
                 ) from None
             raise

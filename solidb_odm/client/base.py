@@ -8,7 +8,8 @@ each executor only does the I/O that decision asks for.
 from __future__ import annotations
 
 import time
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, Optional, Protocol, TypeVar
 
 from typing_extensions import Self
 
@@ -17,7 +18,9 @@ from .. import exceptions as exc
 from ..ops import AUTO, Command, HttpRequest
 from . import routing
 from .commands import ClientOps
+from .hosts import HostSet, HostSpec, NodeHealth, parse_hosts
 from .state import ClientState
+from .topology import Monitor
 
 
 class OpenTransaction(Protocol):
@@ -36,12 +39,69 @@ class ExecutorBase(Generic[Tx]):
     #: open transactions by id, each with the connection pinned to it
     _transactions: dict[str, Tx]
     _subclients: dict[str, Any]
+    #: the nodes of a multi-host client (None: one server, the plain path)
+    _hosts: HostSet | None
+    _monitor: Monitor | None
 
     def _init_base(self, host: str, port: int) -> ClientState:
         self._state = ClientState(host, port)
         self._transactions = {}
         self._subclients = {}
+        self._hosts = None
+        self._monitor = None
         return self._state
+
+    def _init_hosts(
+        self,
+        hosts: Iterable[HostSpec],
+        credentials: Callable[[], Optional[Mapping[str, Any]]],
+        *,
+        strategy: str,
+        discover: bool,
+        refresh_interval: float,
+        backoff: float,
+        max_backoff: float,
+        rejoin_delay: float,
+        probe_timeout: float | None,
+    ) -> tuple[HostSet, Monitor]:
+        """The host set and monitor of a multi-host client; the first node is ``host``/``port``."""
+        host_set = HostSet(parse_hosts(hosts), strategy=strategy, backoff=backoff,
+                           max_backoff=max_backoff, rejoin_delay=rejoin_delay)
+        self._hosts = host_set
+        self._monitor = Monitor(host_set, credentials, probe_timeout=probe_timeout,
+                                discover=discover, refresh_interval=refresh_interval)
+        return host_set, self._monitor
+
+    @property
+    def nodes(self) -> tuple[NodeHealth, ...]:
+        """What the client knows of each node: up or down, failures, failovers.
+
+        A single-host client tracks no health and reports its server as up.
+        """
+        if self._hosts is None:
+            return (NodeHealth(host=self.host, port=self.port, state="up", failures=0,
+                               total_failures=0, failovers=0, last_error=None, down_for=None,
+                               discovered=False),)
+        return self._hosts.health()
+
+    @property
+    def multi_host(self) -> bool:
+        """Whether this client was given a host list (and fails over between nodes)."""
+        return self._hosts is not None
+
+    def host_options(self) -> dict[str, Any]:
+        """The keyword arguments that make another client for the same nodes, the same way."""
+        if self._hosts is None or self._monitor is None:
+            return {}
+        hosts = self._hosts
+        monitor = self._monitor
+        return {
+            "hosts": [n.address for n in hosts.nodes if not n.discovered],
+            "strategy": hosts.strategy, "discover": monitor.discover,
+            "refresh_interval": monitor.refresh_interval, "backoff": hosts.backoff,
+            "max_backoff": hosts.max_backoff, "rejoin_delay": hosts.rejoin_delay,
+            "probe_timeout": monitor.probe_timeout,
+        }
 
     @property
     def host(self) -> str:

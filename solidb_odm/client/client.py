@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -21,7 +22,10 @@ from .base import ExecutorBase
 from .commands import ClientOps, SyncClientMethods
 from .connection import Connection
 from .facade import SyncFacade
+from .failover import CommitUnknownError, TransactionLostError
+from .hosts import HostSpec
 from .http import HttpTransport
+from .nodes import NodePools
 from .pool import ConnectionPool
 from .subclients import SyncSubclients
 
@@ -29,13 +33,14 @@ T = TypeVar("T")
 
 
 class _Transaction:
-    """An open server transaction and the connection it is pinned to."""
+    """An open server transaction and the connection it is pinned to (and that one's pool)."""
 
-    __slots__ = ("conn", "lock", "tx_id")
+    __slots__ = ("conn", "lock", "pool", "tx_id")
 
-    def __init__(self, tx_id: str, conn: Connection) -> None:
+    def __init__(self, tx_id: str, conn: Connection, pool: ConnectionPool) -> None:
         self.tx_id = tx_id
         self.conn = conn
+        self.pool = pool
         self.lock = threading.Lock()  # one request at a time on the pinned socket
 
 
@@ -52,6 +57,14 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
         with Client("127.0.0.1", 6745) as client:
             client.auth("_system", "admin", "password")
             doc = client.insert("mydb", "users", {"name": "Ann"})
+
+    With ``hosts=["h1:6745", "h2:6745", ...]`` it talks to a cluster: one pool
+    per node, failed nodes marked down and probed again after ``backoff``
+    seconds (doubling up to ``max_backoff``), reads and the writes that are
+    safe to repeat sent on to the next node, and ``strategy="round_robin"`` to
+    spread reads; ``discover=True`` adds the peers the nodes report, every
+    ``refresh_interval`` seconds. See docs/clusters.md for what is retried.
+    ``host`` and ``port`` are ignored then.
     """
 
     def __init__(
@@ -63,7 +76,23 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
         connect_timeout: float | None = 5.0,
         timeout: float | None = 30.0,
         pool_timeout: float | None = 30.0,
+        hosts: Iterable[HostSpec] | None = None,
+        strategy: str = "fallback",
+        discover: bool = False,
+        refresh_interval: float = 30.0,
+        backoff: float = 0.5,
+        max_backoff: float = 10.0,
+        rejoin_delay: float = 5.0,
+        probe_timeout: float | None = 2.0,
     ) -> None:
+        self._nodes: NodePools | None = None
+        if hosts is not None:
+            host_set, monitor = self._init_hosts(
+                hosts, lambda: self.credentials, strategy=strategy, discover=discover,
+                refresh_interval=refresh_interval, backoff=backoff, max_backoff=max_backoff,
+                rejoin_delay=rejoin_delay, probe_timeout=probe_timeout,
+            )
+            host, port = host_set.nodes[0].address
         SyncFacade.__init__(self, ClientOps(self._init_base(host, port)), self)
         self._pool = ConnectionPool(
             host,
@@ -74,15 +103,20 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
             pool_timeout=pool_timeout,
         )
         self._tx_lock = threading.Lock()
-
-
-
-
+        if hosts is not None:
+            self._hosts, self._monitor = host_set, monitor
+            self._nodes = NodePools(host_set, monitor, size=pool_size,
+                                    connect_timeout=connect_timeout, request_timeout=timeout,
+                                    pool_timeout=pool_timeout)
+            self._pool = self._nodes.pool(host_set.nodes[0])
+            # The plain path stays as it is; only this client's pooled sends
+            # go through the failover loop.
+            self._send_pooled = self._nodes.send  # type: ignore[method-assign]
 
     @property
     def credentials(self) -> dict[str, Any] | None:
         """The credentials of the last successful :meth:`auth` (None before it)."""
-        current = self._pool.credentials
+        current = self._pool.credentials if self._nodes is None else self._nodes.credentials
         return dict(current) if current is not None else None
 
     # ------------------------------------------------------------------
@@ -175,16 +209,21 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _begin(self, message: dict[str, Any]) -> protocol.Reply:
-        conn = self._pool.acquire_pinned()
-        try:
-            reply = protocol.interpret(conn.request(message))
-            if not reply.tx_id:
-                raise exc.ProtocolError("begin_transaction answered without a tx_id")
-        except BaseException:
-            self._pool.release(conn)
-            raise
+        if self._nodes is not None:
+            reply, conn, pool = self._nodes.begin(message)
+        else:
+            pool = self._pool
+            conn = pool.acquire_pinned()
+            try:
+                reply = protocol.interpret(conn.request(message))
+                if not reply.tx_id:
+                    raise exc.ProtocolError("begin_transaction answered without a tx_id")
+            except BaseException:
+                pool.release(conn)
+                raise
+        assert reply.tx_id is not None
         with self._tx_lock:
-            self._transactions[reply.tx_id] = _Transaction(reply.tx_id, conn)
+            self._transactions[reply.tx_id] = _Transaction(reply.tx_id, conn, pool)
         return reply
 
     def _send_pinned(self, tx: _Transaction, message: dict[str, Any], *,
@@ -194,9 +233,9 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
                 response = tx.conn.request(message)
         except exc.ConnectionError as err:
             self._forget_transaction(tx.tx_id)
-            raise exc.ConnectionError(
-                f"transaction {tx.tx_id} lost its connection; the server rolled it back ({err})"
-            ) from err
+            if self._nodes is not None:
+                self._nodes.lost(tx.conn, err)
+            raise _lost(tx.tx_id, message, err) from err
         except BaseException:
             if finishes:
                 self._forget_transaction(tx.tx_id)
@@ -212,9 +251,11 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
         if tx is not None:
             if close:
                 tx.conn.close()
-            self._pool.release(tx.conn)
+            tx.pool.release(tx.conn)
 
     def _http_request(self, request: HttpRequest) -> HttpResponse:
+        if self._nodes is not None:
+            return self._nodes.http(request)
         transport = HttpTransport(self.host, self.port, timeout=self._pool.request_timeout)
         status, body = transport.request(
             request.method, request.path, request.body, query=request.query, raw=request.raw,
@@ -228,6 +269,9 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
 
     def connect(self) -> None:
         """Open (and check) a connection now instead of on the first request."""
+        if self._nodes is not None:
+            self._nodes.connect()
+            return
         self._pool.open()
         with self._pool.connection():
             pass
@@ -239,7 +283,9 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
             self._transactions.clear()
         for tx in pending:
             tx.conn.close()  # closing rolls the transaction back on the server
-            self._pool.release(tx.conn)
+            tx.pool.release(tx.conn)
+        if self._nodes is not None:
+            self._nodes.close()
         self._pool.close()
 
     def __enter__(self) -> Client:
@@ -281,10 +327,38 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
         For a client that shares another's identity (a Database's blocking
         and asyncio clients).
         """
+        if self._nodes is not None:
+            self._nodes.switch_credentials(dict(credentials))
+            return
         self._pool.open()
         self._pool.switch_credentials(dict(credentials), None)
 
     def _authenticate(self, credentials: dict[str, Any]) -> None:
+        if self._nodes is not None:
+            self._nodes.authenticate(credentials)
+            return
         self._pool.open()
         first = self._pool.open_connection(credentials)
         self._pool.switch_credentials(credentials, first)
+
+    def refresh_topology(self) -> list[tuple[str, int]]:
+        """Read the cluster status now and add the peers it lists; the addresses added.
+
+        Only for a multi-host client (a single-host one returns ``[]``); with
+        ``discover=True`` this also happens every ``refresh_interval`` seconds.
+        """
+        if self._monitor is None:
+            return []
+        return [node.address for node in self._monitor.refresh()]
+
+
+def _lost(tx_id: str, message: dict[str, Any], err: BaseException) -> exc.ConnectionError:
+    """The error for a transaction whose connection failed while ``message`` was in flight."""
+    if message.get("cmd") == "commit_transaction":
+        return CommitUnknownError(
+            f"transaction {tx_id}: the commit was sent but its answer was lost ({err}); "
+            "it may or may not have been applied"
+        )
+    return TransactionLostError(
+        f"transaction {tx_id} lost its connection; the server rolled it back ({err})"
+    )

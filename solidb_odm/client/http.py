@@ -16,6 +16,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import quote, urlencode
 
 from .. import exceptions as exc
+from .failover import ConnectTimeoutError, NotSentError
 
 _STATUS_ERRORS = {
     400: exc.ServerError,
@@ -74,6 +75,16 @@ class HttpTransport:
             send_headers["Content-Type"] = "application/json"
         send_headers.update(headers or {})
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            conn.connect()
+        except TimeoutError as err:
+            conn.close()  # nothing was sent: a multi-host client may go elsewhere
+            raise ConnectTimeoutError(f"HTTP {method} {url_path}: connecting to "
+                                      f"{self.host}:{self.port} timed out") from err
+        except (OSError, http.client.HTTPException) as err:
+            conn.close()
+            raise NotSentError(f"HTTP {method} {url_path}: cannot connect to "
+                               f"{self.host}:{self.port}: {err}") from err
         try:
             conn.request(method, url_path, body=payload, headers=send_headers)
             response = conn.getresponse()

@@ -27,6 +27,7 @@ from typing import Any
 from .. import exceptions as exc
 from .. import protocol
 from .connection import Connection
+from .failover import PoolTimeoutError
 
 Credentials = Mapping[str, Any]
 
@@ -168,7 +169,7 @@ class ConnectionPool:
                 return self.credentials
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                raise exc.TimeoutError(
+                raise PoolTimeoutError(
                     f"no connection free in the pool of {self.size} after {self.pool_timeout}s"
                 )
             self._lock.wait(remaining)
