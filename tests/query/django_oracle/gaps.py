@@ -23,10 +23,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 KNOWN_GAPS: Dict[str, Tuple[str, ...]] = {}
 
 
+def gap_mark(name: str, features: Iterable[str], reason: str) -> pytest.MarkDecorator:
+    """Record a gap; the strict xfail mark for its regression test (or one ``pytest.param``)."""
+    KNOWN_GAPS[name] = tuple(features)
+    return pytest.mark.xfail(strict=True, reason=f"[{name}] {reason}")
+
+
 def known_gap(name: str, features: Iterable[str], reason: str) -> Callable[[F], F]:
     """Record a gap and mark its regression test as a strict xfail."""
-    KNOWN_GAPS[name] = tuple(features)
-    mark = pytest.mark.xfail(strict=True, reason=f"[{name}] {reason}")
+    mark = gap_mark(name, features, reason)
 
     def decorate(func: F) -> F:
         return mark(func)  # type: ignore[no-any-return]
