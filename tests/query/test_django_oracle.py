@@ -558,3 +558,57 @@ def test_integer_and_decimal_aggregates_are_exact(odm_db: Database, func: str) -
     if func == "Sum":
         want["a"] = Decimal("10000000000.01")  # exact; SQLite adds the Decimals as floats
     assert same_value(want, got), f"Django {want!r}, the ODM {got!r}"
+
+
+# -- update(): names and values go through the fields there too ---------------------------------
+
+UPDATE_ROWS = [row("r1", num=1, num2=5, txt="a", amount=Decimal("2.50"),
+                   at=dt.datetime(2024, 1, 1, tzinfo=UTC), day=dt.date(2024, 1, 1)),
+               row("r2", num=2, missing=("txt", "amount", "at", "day"))]
+
+UPDATES: List[Any] = [
+    ("nosuch", 1), ("num", "abc"), ("num__gt", 1), ("day", "tomorrow"), ("amount", "abc"),
+    ("flt", None), ("num", "30"), ("num", None), ("txt", "x%_é"), ("amount", "1.5"),
+    ("amount", 7), ("at", "2024-01-01T01:00:00+01:00"), ("day", "2024-02-29"), ("flag", "t"),
+    pytest.param("flag", "yes", marks=gap_mark(
+        "boolean_words", [], "update(flag='yes') writes True; Django refuses it")),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), UPDATES)
+def test_update_agrees_with_django(odm_db: Database, name: str, value: Any) -> None:
+    """``update(field=value)`` on both; the rows read back through their models must agree."""
+    load.load_odm(odm_db, UPDATE_ROWS)
+    with load.django_rows_for_a_moment(UPDATE_ROWS):
+        try:
+            want_count = OracleRow.objects.filter(num__gte=1).update(**{name: value})
+            want = sorted((r.key, getattr(r, name.split("__")[0], None))
+                          for r in OracleRow.objects.all())
+            want_error = None
+        except Exception as error:  # the refusal is the answer
+            want_error = error
+    try:
+        got_count = OracleDoc.objects.using(odm_db).filter(num__gte=1).update(**{name: value})
+        got = sorted((d.key, getattr(d, name.split("__")[0], None))
+                     for d in OracleDoc.objects.using(odm_db))
+        got_error = None
+    except Exception as error:  # the refusal is the answer
+        got_error = error
+    if want_error is not None:
+        assert refused_alike(want_error, got_error), (
+            f"update({name}={value!r}): Django refuses ({type(want_error).__name__}: {want_error}), "
+            f"the ODM " + (f"raises {got_error!r}" if got_error else f"writes {got!r}"))
+        return
+    assert got_error is None, f"update({name}={value!r}): Django writes {want!r}, the ODM raises {got_error!r}"
+    assert want_count == got_count
+    assert same_value(want, got), f"update({name}={value!r}):\n  Django  {want!r}\n  the ODM {got!r}"
+
+
+def test_update_with_an_f_expression_agrees_with_django(odm_db: Database) -> None:
+    load.load_odm(odm_db, UPDATE_ROWS)
+    with load.django_rows_for_a_moment(UPDATE_ROWS):
+        OracleRow.objects.update(num=DJANGO.F("num2") + 1, num2=DJANGO.F("num") * 2)
+        want = sorted(OracleRow.objects.values_list("key", "num", "num2"))
+    OracleDoc.objects.using(odm_db).update(num=ODM.F("num2") + 1, num2=ODM.F("num") * 2)
+    got = sorted(OracleDoc.objects.using(odm_db).values_list("key", "num", "num2"))
+    assert got == want
