@@ -22,7 +22,8 @@ Report = Callable[[str, int, Optional[int]], None]
 STDERR = Console(stderr=True)
 
 
-def bar(*, transient: bool = False) -> Progress:
+def bar() -> Progress:
+    """A progress bar on stderr; in a pipe or a CI log it leaves nothing behind."""
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -30,7 +31,7 @@ def bar(*, transient: bool = False) -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=STDERR,
-        transient=transient,
+        transient=not STDERR.is_terminal,
     )
 
 
