@@ -10,13 +10,28 @@ not built with is made on first use, with the same server and identity.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Type, TypeVar, cast
-from urllib.parse import parse_qs, unquote, urlparse
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Type,
+    TypeVar,
+    cast,
+)
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import _context, names
 from . import exceptions as exc
 from .client import AsyncClient, Client
 from .client.commands import ClientOps
+from .client.failover import TransactionLostError
+from .client.hosts import parse_hosts
 from .client.state import ClientState
 from .client.triggered import routing_of
 from .ops import Op
@@ -104,7 +119,8 @@ class Database:
 
     def _twin(self, kind: Type[C]) -> C:
         """A client of the other mode on the same server, with the same identity."""
-        twin = kind(self._origin.host, self._origin.port, **self._options)
+        options = {**self._origin.host_options(), **self._options}  # the same nodes, if many
+        twin = kind(self._origin.host, self._origin.port, **options)
         credentials = self._origin.credentials
         if credentials is not None:
             twin.assume_credentials(credentials)
@@ -168,6 +184,38 @@ class Database:
         """A unit of work: ``with db.session() as session: ...`` (see docs/sessions.md)."""
         return Session(self, **options)
 
+    def run_in_session(self, work: Callable[[Session], T], *, retries: int = 3,
+                       **options: Any) -> T:
+        """``work(session)`` in a new session, committed when it returns; again on node loss.
+
+        A session stays on one node. When that node (or the connection to it)
+        is lost before the commit is sent, the server has rolled everything
+        back, so the whole of ``work`` runs again in a fresh session, on a node
+        that answers, up to ``retries`` more times. ``work`` must do its writes
+        through the session only and build its objects anew on each call. A
+        commit whose answer was lost (``CommitUnknownError``) is never retried.
+        """
+        for attempt in range(retries + 1):
+            try:
+                with self.session(**options) as session:
+                    return work(session)
+            except TransactionLostError:
+                if attempt >= retries:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def arun_in_session(self, work: Callable[[Session], Awaitable[T]], *,
+                              retries: int = 3, **options: Any) -> T:
+        """:meth:`run_in_session` for an ``async def work(session)``."""
+        for attempt in range(retries + 1):
+            try:
+                async with self.session(**options) as session:
+                    return await work(session)
+            except TransactionLostError:
+                if attempt >= retries:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def atomic(self, **options: Any) -> Atomic:
         """``transaction.atomic`` for this database: a context manager and a decorator."""
         return atomic(self, **options)
@@ -197,18 +245,37 @@ class Database:
         return owned
 
 
+#: URL options of a multi-host client (any of them makes the client multi-host).
+_CLUSTER_OPTIONS = {
+    "strategy": str, "refresh_interval": float, "backoff": float, "max_backoff": float,
+    "rejoin_delay": float, "probe_timeout": float,
+}
+
+
 def parse_url(url: str) -> Dict[str, Any]:
-    """``solidb://user:pass@host:port/db?pool_size=8&timeout=5`` -> keyword arguments."""
-    parsed = urlparse(url)
+    """``solidb://user:pass@host:port/db?pool_size=8&timeout=5`` -> keyword arguments.
+
+    ``solidb://user:pass@h1:p1,h2:p2,h3:p3/db`` names a cluster: the result
+    then has ``hosts`` (a list of ``(host, port)``) besides the first node's
+    ``host`` and ``port``. The cluster options ``strategy``, ``discover``,
+    ``refresh_interval``, ``backoff``, ``max_backoff``, ``rejoin_delay`` and
+    ``probe_timeout`` may follow as query parameters.
+    """
+    parsed = urlsplit(url)
     if parsed.scheme != "solidb":
         raise exc.ValidationError(f"expected a solidb:// URL, got {url!r}")
+    userinfo, _, where = parsed.netloc.rpartition("@")
+    username, has_password, password = userinfo.partition(":")
+    addresses = parse_hosts([h for h in where.split(",") if h]) if where else [("127.0.0.1", 6745)]
     options: Dict[str, Any] = {
-        "host": parsed.hostname or "127.0.0.1",
-        "port": parsed.port or 6745,
-        "username": unquote(parsed.username) if parsed.username else None,
-        "password": unquote(parsed.password) if parsed.password else None,
+        "host": addresses[0][0],
+        "port": addresses[0][1],
+        "username": unquote(username) if username else None,
+        "password": unquote(password) if has_password and password else None,
         "database": unquote(parsed.path.lstrip("/")) or None,
     }
+    if len(addresses) > 1:
+        options["hosts"] = addresses
     for key, values in parse_qs(parsed.query).items():
         value = values[-1]
         if key in ("pool_size",):
@@ -217,8 +284,14 @@ def parse_url(url: str) -> Dict[str, Any]:
             options[key] = float(value)
         elif key == "api_key":
             options[key] = value
+        elif key == "discover":
+            options[key] = value.lower() in ("1", "true", "yes", "on")
+        elif key in _CLUSTER_OPTIONS:
+            options[key] = _CLUSTER_OPTIONS[key](value)
         else:
             raise exc.ValidationError(f"unknown connection option {key!r}")
+    if "hosts" not in options and any(k in options for k in ("discover", *_CLUSTER_OPTIONS)):
+        options["hosts"] = addresses  # one seed node, with cluster options
     return options
 
 
@@ -239,8 +312,14 @@ def _credentials(options: Mapping[str, Any], target: str) -> Dict[str, Any]:
 
 
 def _client_options(options: Mapping[str, Any]) -> Dict[str, Any]:
-    return {"pool_size": options["pool_size"], "timeout": options["timeout"],
-            "connect_timeout": options["connect_timeout"]}
+    chosen = {"pool_size": options["pool_size"], "timeout": options["timeout"],
+              "connect_timeout": options["connect_timeout"]}
+    if options.get("hosts") is not None:  # a cluster: every node, and how to use them
+        chosen["hosts"] = list(options["hosts"])
+        for key in ("discover", *_CLUSTER_OPTIONS):
+            if options.get(key) is not None:
+                chosen[key] = options[key]
+    return chosen
 
 
 def connect(
@@ -257,16 +336,22 @@ def connect(
     connect_timeout: Optional[float] = 5.0,
     create: bool = True,
     default: bool = True,
+    hosts: Optional[Sequence[Any]] = None,
+    strategy: Optional[str] = None,
+    discover: Optional[bool] = None,
 ) -> Database:
     """Connect, authenticate, and return the database (created if missing).
 
     ``connect("solidb://admin:secret@127.0.0.1:6745/mydb")`` or the same as
     keywords. The result becomes the default database unless ``default=False``.
     It serves both modes: ``await User.objects.acount()`` works on it too.
+    A URL with several hosts (``solidb://u:p@h1:p1,h2:p2/db``) or ``hosts=[...]``
+    connects to a cluster (see docs/clusters.md).
     """
     options = _options(url, dict(
         host=host, port=port, username=username, password=password, api_key=api_key,
         database=database, pool_size=pool_size, timeout=timeout, connect_timeout=connect_timeout,
+        hosts=hosts, strategy=strategy, discover=discover,
     ))
     db_name = options["database"] or "_system"
     client = Client(options["host"], options["port"], **_client_options(options))
@@ -305,11 +390,15 @@ async def aconnect(
     connect_timeout: Optional[float] = 5.0,
     create: bool = True,
     default: bool = True,
+    hosts: Optional[Sequence[Any]] = None,
+    strategy: Optional[str] = None,
+    discover: Optional[bool] = None,
 ) -> Database:
     """:func:`connect` for async code: the same arguments, on an ``AsyncClient``."""
     options = _options(url, dict(
         host=host, port=port, username=username, password=password, api_key=api_key,
         database=database, pool_size=pool_size, timeout=timeout, connect_timeout=connect_timeout,
+        hosts=hosts, strategy=strategy, discover=discover,
     ))
     db_name = options["database"] or "_system"
     client = AsyncClient(options["host"], options["port"], **_client_options(options))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -20,10 +21,13 @@ from .. import exceptions as exc
 from ..ops import Command, CurrentTransaction, HttpRequest, HttpResponse, Op, TransactionInfo
 from . import routing
 from .aconnection import AsyncConnection
+from .anodes import AsyncNodePools
 from .apool import AsyncConnectionPool, Credentials
 from .base import ExecutorBase
 from .commands import AsyncClientMethods, ClientOps
 from .facade import AsyncFacade
+from .failover import lost_transaction_error
+from .hosts import HostSpec
 from .http import HttpTransport
 from .subclients import AsyncSubclients
 
@@ -53,6 +57,9 @@ class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSu
         async with AsyncClient("127.0.0.1", 6745) as client:
             await client.auth("_system", "admin", "password")
             rows = await client.query("mydb", "FOR u IN users RETURN u")
+
+    ``hosts=[...]`` and the cluster options work as for ``Client``; each event
+    loop gets one pool per node, and all of them share the nodes' health.
     """
 
     def __init__(
@@ -64,7 +71,23 @@ class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSu
         connect_timeout: float | None = 5.0,
         timeout: float | None = 30.0,
         pool_timeout: float | None = 30.0,
+        hosts: Iterable[HostSpec] | None = None,
+        strategy: str = "fallback",
+        discover: bool = False,
+        refresh_interval: float = 30.0,
+        backoff: float = 0.5,
+        max_backoff: float = 10.0,
+        rejoin_delay: float = 5.0,
+        probe_timeout: float | None = 2.0,
     ) -> None:
+        self._nodes: AsyncNodePools | None = None
+        if hosts is not None:
+            host_set, monitor = self._init_hosts(
+                hosts, lambda: self._credentials, strategy=strategy, discover=discover,
+                refresh_interval=refresh_interval, backoff=backoff, max_backoff=max_backoff,
+                rejoin_delay=rejoin_delay, probe_timeout=probe_timeout,
+            )
+            host, port = host_set.nodes[0].address
         AsyncFacade.__init__(self, ClientOps(self._init_base(host, port)), self)
         if pool_size < 1:
             raise exc.ValidationError("pool size must be at least 1")
@@ -80,10 +103,15 @@ class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSu
         #: the pool used last, found without a weak-dictionary lookup
         self._last_loop: asyncio.AbstractEventLoop | None = None
         self._last_pool: AsyncConnectionPool | None = None
-
-
-
-
+        if hosts is not None:
+            self._hosts, self._monitor = host_set, monitor
+            self._nodes = AsyncNodePools(
+                host_set, monitor, lambda: self._credentials, size=pool_size,
+                connect_timeout=connect_timeout, request_timeout=timeout,
+                pool_timeout=pool_timeout,
+            )
+            # Only this client's pooled sends go through the failover loop.
+            self._send_pooled = self._nodes.send  # type: ignore[method-assign]
 
     @property
     def credentials(self) -> dict[str, Any] | None:
@@ -201,15 +229,19 @@ class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSu
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _begin(self, message: dict[str, Any]) -> protocol.Reply:
-        pool = self._pool()
-        conn = await pool.acquire_pinned()
-        try:
-            reply = protocol.interpret(await conn.request(message))
-            if not reply.tx_id:
-                raise exc.ProtocolError("begin_transaction answered without a tx_id")
-        except BaseException:
-            pool.release(conn)
-            raise
+        if self._nodes is not None:
+            reply, conn, pool = await self._nodes.begin(message)
+        else:
+            pool = self._pool()
+            conn = await pool.acquire_pinned()
+            try:
+                reply = protocol.interpret(await conn.request(message))
+                if not reply.tx_id:
+                    raise exc.ProtocolError("begin_transaction answered without a tx_id")
+            except BaseException:
+                pool.release(conn)
+                raise
+        assert reply.tx_id is not None
         self._transactions[reply.tx_id] = _AsyncTransaction(reply.tx_id, conn, pool)
         return reply
 
@@ -220,9 +252,9 @@ class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSu
                 response = await tx.conn.request(message)
         except exc.ConnectionError as err:
             self._forget_transaction(tx.tx_id)
-            raise exc.ConnectionError(
-                f"transaction {tx.tx_id} lost its connection; the server rolled it back ({err})"
-            ) from err
+            if self._nodes is not None:
+                self._nodes.lost(tx.conn, err)
+            raise lost_transaction_error(tx.tx_id, message, err) from err
         except BaseException:
             if finishes or tx.conn.broken:
                 self._forget_transaction(tx.tx_id)
@@ -246,6 +278,8 @@ class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSu
         for both executors. ``to_thread`` copies the context, as everything
         else here does.
         """
+        if self._nodes is not None:
+            return await self._nodes.http(request)
         transport = HttpTransport(self.host, self.port, timeout=self.timeout)
         status, body = await asyncio.to_thread(
             transport.request, request.method, request.path, request.body,
@@ -261,6 +295,10 @@ class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSu
     async def connect(self) -> None:
         """Open (and check) a connection now instead of on the first request."""
         self._closed = False
+        if self._nodes is not None:
+            self._nodes.reopen()
+            await self._nodes.send(protocol.command("ping"), retry=True)
+            return
         pool = self._pool()
         pool.release(await pool.acquire())
 
@@ -274,6 +312,8 @@ class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSu
         for pool in list(self._pools.values()):
             pool.close()
         self._pools.clear()
+        if self._nodes is not None:
+            self._nodes.close()
 
     def close_idle(self) -> None:
         """Close idle connections from blocking code (for a shutdown that cannot await)."""
@@ -285,6 +325,8 @@ class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSu
                 pass
         self._pools.clear()
         self._last_loop = self._last_pool = None
+        if self._nodes is not None:
+            self._nodes.close()
 
     async def __aenter__(self) -> AsyncClient:
         await self.connect()
@@ -326,10 +368,25 @@ class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSu
         """
         self._closed = False
         self._credentials = dict(credentials)
+        if self._nodes is not None:
+            self._nodes.reopen()
 
     async def _authenticate(self, credentials: dict[str, Any]) -> None:
         self._closed = False
-        pool = self._pool()
-        first = await pool.open_connection(credentials)
+        if self._nodes is not None:
+            pool, first = await self._nodes.authenticate(credentials)
+        else:
+            pool = self._pool()
+            first = await pool.open_connection(credentials)
         self._credentials = credentials
         await pool.retire_stale(credentials, first)
+        if self._nodes is not None:
+            self._nodes.reopen()
+
+    async def refresh_topology(self) -> list[tuple[str, int]]:
+        """Read the cluster status now and add the peers it lists (see ``Client``)."""
+        monitor = self._monitor
+        if monitor is None:
+            return []
+        added = await asyncio.to_thread(monitor.refresh)
+        return [node.address for node in added]

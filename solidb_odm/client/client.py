@@ -22,7 +22,7 @@ from .base import ExecutorBase
 from .commands import ClientOps, SyncClientMethods
 from .connection import Connection
 from .facade import SyncFacade
-from .failover import CommitUnknownError, TransactionLostError
+from .failover import lost_transaction_error
 from .hosts import HostSpec
 from .http import HttpTransport
 from .nodes import NodePools
@@ -235,7 +235,7 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
             self._forget_transaction(tx.tx_id)
             if self._nodes is not None:
                 self._nodes.lost(tx.conn, err)
-            raise _lost(tx.tx_id, message, err) from err
+            raise lost_transaction_error(tx.tx_id, message, err) from err
         except BaseException:
             if finishes:
                 self._forget_transaction(tx.tx_id)
@@ -351,14 +351,3 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
             return []
         return [node.address for node in self._monitor.refresh()]
 
-
-def _lost(tx_id: str, message: dict[str, Any], err: BaseException) -> exc.ConnectionError:
-    """The error for a transaction whose connection failed while ``message`` was in flight."""
-    if message.get("cmd") == "commit_transaction":
-        return CommitUnknownError(
-            f"transaction {tx_id}: the commit was sent but its answer was lost ({err}); "
-            "it may or may not have been applied"
-        )
-    return TransactionLostError(
-        f"transaction {tx_id} lost its connection; the server rolled it back ({err})"
-    )

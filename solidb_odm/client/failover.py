@@ -147,3 +147,25 @@ def same_document(sent: Mapping[str, Any], key: str, stored: Any) -> bool:
     ours["_key"] = key
     theirs = {k: v for k, v in _plain(stored).items() if k not in SERVER_FIELDS}
     return ours == theirs
+
+
+def lost_transaction_error(tx_id: str, message: Mapping[str, Any],
+                           err: BaseException) -> exc.ConnectionError:
+    """The error for a transaction whose connection failed while ``message`` was in flight."""
+    if message.get("cmd") == "commit_transaction":
+        return CommitUnknownError(
+            f"transaction {tx_id}: the commit was sent but its answer was lost ({err}); "
+            "it may or may not have been applied"
+        )
+    return TransactionLostError(
+        f"transaction {tx_id} lost its connection; the server rolled it back ({err})"
+    )
+
+
+def exhausted(where: str, last: Optional[exc.ConnectionError]) -> exc.ConnectionError:
+    """The error when no node answered: the last node's error, naming them all."""
+    if last is None:
+        return exc.ConnectionError(f"no node of {where} answered")
+    error = type(last)(f"no node of {where} answered; the last said: {last}")
+    error.__cause__ = last
+    return error

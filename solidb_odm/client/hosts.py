@@ -253,6 +253,10 @@ class HostSet:
         self.changed.set()
         return node
 
+    def describe(self) -> str:
+        """``"h1:p1, h2:p2"``, for error messages."""
+        return ", ".join(f"{n.host}:{n.port}" for n in self.nodes)
+
     def find(self, address: Address) -> Optional[Node]:
         for node in self.nodes:
             if node.address == address:

@@ -113,7 +113,7 @@ class NodePools:
                     return confirmed
                 last = exc.ConnectionError(f"{node.host}:{node.port} failed while the "
                                            "retried insert was checked")
-        raise self._exhausted(last)
+        raise failover.exhausted(self.hosts.describe(), last)
 
     def _confirm(self, node: Node, message: dict[str, Any],
                  conflict: exc.AlreadyExistsError) -> Optional[protocol.Reply]:
@@ -139,14 +139,6 @@ class NodePools:
         if failover.same_document(message.get("document") or {}, key, stored.data):
             return stored
         raise conflict
-
-    def _exhausted(self, last: Optional[exc.ConnectionError]) -> exc.ConnectionError:
-        where = ", ".join(f"{n.host}:{n.port}" for n in self.hosts.nodes)
-        if last is None:
-            return exc.ConnectionError(f"no node of {where} answered")
-        error = type(last)(f"no node of {where} answered; the last said: {last}")
-        error.__cause__ = last
-        return error
 
     def begin(self, message: dict[str, Any]) -> tuple[protocol.Reply, Connection, ConnectionPool]:
         """Begin a transaction on the first node that answers; its connection stays pinned.
@@ -181,7 +173,7 @@ class NodePools:
                 raise
             self.hosts.answered(node)
             return reply, conn, pool
-        raise self._exhausted(last)
+        raise failover.exhausted(self.hosts.describe(), last)
 
     def lost(self, conn: Connection, err: BaseException) -> None:
         """A pinned connection failed: its node is suspect."""
@@ -214,7 +206,7 @@ class NodePools:
                 continue
             self.hosts.answered(node)
             return HttpResponse(status, body)
-        raise self._exhausted(last)
+        raise failover.exhausted(self.hosts.describe(), last)
 
     # -- identity and lifecycle ------------------------------------------------
 
@@ -235,7 +227,7 @@ class NodePools:
             self.hosts.answered(node)
             self.switch_credentials(credentials, node, first)
             return
-        raise self._exhausted(last)
+        raise failover.exhausted(self.hosts.describe(), last)
 
     def switch_credentials(self, credentials: Credentials, node: Optional[Node] = None,
                            first: Optional[Connection] = None) -> None:
