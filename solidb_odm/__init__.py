@@ -10,7 +10,21 @@ from .client import AsyncClient, Client
 from .database import Database, aconnect, connect, get_default_database, set_default_database
 from .fields import Indexed, Reference
 from .models import Document, Edge
-from .query import Avg, Count, F, Manager, Max, Min, Q, QuerySet, Sum, Value, register_lookup
+from .query import (
+    Avg,
+    Count,
+    F,
+    Manager,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Stored,
+    Sum,
+    Value,
+    register_lookup,
+    register_transform,
+)
 
 __version__ = "0.1.0"
 
@@ -42,6 +56,7 @@ __all__ = [
     "Q",
     "QuerySet",
     "Reference",
+    "Stored",
     "Sum",
     "Value",
     "__version__",
@@ -51,5 +66,6 @@ __all__ = [
     "expr",
     "get_default_database",
     "register_lookup",
+    "register_transform",
     "set_default_database",
 ]

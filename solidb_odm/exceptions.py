@@ -27,6 +27,7 @@ missing things.
     ├── UnsupportedError           the pinned server cannot do this at all
     ├── InvalidNameError           a field or collection name unusable in SDBQL (also ValueError)
     ├── ValidationError            a value refused before it reaches the server (also ValueError)
+    │   └── FieldError             a query named a field the model does not have
     ├── MultipleObjectsReturned    the ODM's ``get()`` matched more than one row
     └── SessionError               a unit-of-work misuse (closed session, detached object)
 """
@@ -42,6 +43,7 @@ __all__ = [
     "ConflictError",
     "ConnectionError",
     "DoesNotExist",
+    "FieldError",
     "InvalidCommandError",
     "InvalidNameError",
     "MessageTooLargeError",
@@ -165,6 +167,14 @@ class InvalidNameError(SoliDBError, ValueError):
 
 class ValidationError(SoliDBError, ValueError):
     """A value was refused before it reached the server."""
+
+
+class FieldError(ValidationError):
+    """A query named a field the model does not have (as Django's ``FieldError``).
+
+    The message names the model, suggests the closest field names, and says
+    how to reach an undeclared stored field (``Stored("name")``).
+    """
 
 
 class MultipleObjectsReturned(SoliDBError):

@@ -34,7 +34,7 @@ from typing import (
     overload,
 )
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic._internal._model_construction import ModelMetaclass
 from typing_extensions import Protocol, Self
 
@@ -46,6 +46,8 @@ from .ops import Op
 from .query.expressions import F, Path
 from .query.hooks import QuerySession, Runner
 from .query.queryset import Manager
+from .resolution import SYSTEM_NAMES, FieldSpec, resolve, stored_name
+from .storage import apply_plan, from_stored_plan, to_stored_plan
 
 if TYPE_CHECKING:
     from .database import Database
@@ -117,10 +119,21 @@ class DocumentMeta(ModelMetaclass):
             cls.__collection__ = names.collection_name(collection)  # type: ignore[attr-defined]
         cls.__odm_abstract__ = abstract  # type: ignore[attr-defined]
         cls.__odm_bytes_fields__ = tuple(  # type: ignore[attr-defined]
-            (n, f.alias or n)
+            (n, stored_name(n, f))
             for n, f in getattr(cls, "__pydantic_fields__", {}).items()
             if _is_bytes(f.annotation)
         )
+        # Django's per-model exceptions, subclasses of the shared ones (and of the
+        # parent model's), so ``except User.DoesNotExist`` catches only users.
+        for error, shared in (("DoesNotExist", exc.DoesNotExist),
+                              ("MultipleObjectsReturned", exc.MultipleObjectsReturned)):
+            if error not in namespace:
+                parents = tuple(
+                    getattr(b, error) for b in bases
+                    if isinstance(getattr(b, error, None), type) and getattr(b, error) is not shared
+                ) or (shared,)
+                setattr(cls, error, type(error, parents, {"__module__": cls.__module__,
+                                                           "__qualname__": f"{cls_name}.{error}"}))
         if not abstract:
             register_model(cls_name, cls)
         return cls
@@ -128,7 +141,7 @@ class DocumentMeta(ModelMetaclass):
     def __getattr__(cls, name: str) -> Any:
         fields = cls.__dict__.get("__pydantic_fields__")
         if fields and name in fields:
-            return F((fields[name].alias or name,))
+            return F((name,))
         return super().__getattr__(name)  # type: ignore[misc]
 
 
@@ -178,15 +191,29 @@ class Document(BaseModel, metaclass=DocumentMeta):
         val_json_bytes="base64",
     )
 
-    key: Optional[str] = Field(default=None, alias="_key")
+    # The stored names (``_key`` ...) are accepted when validating, but every
+    # public form (``model_dump``, JSON, FastAPI responses and OpenAPI) uses the
+    # Python names: the wire format is the ODM's business (``to_wire``).
+    key: Optional[str] = Field(default=None, validation_alias=AliasChoices("key", "_key"))
     """The document's key in its collection (``_key``); None until saved, unless given."""
-    id: Optional[str] = Field(default=None, alias="_id")
-    """The server's ``_id`` for the document, set once it is saved."""
-    rev: Optional[str] = Field(default=None, alias="_rev")
+    id: Optional[str] = Field(default=None, validation_alias=AliasChoices("id", "_id"))
+    """The document's id, ``"collection/key"`` (``_id``), set once it is saved."""
+    rev: Optional[str] = Field(default=None, validation_alias=AliasChoices("rev", "_rev"))
     """The stored revision (``_rev``): sessions check it to refuse lost updates."""
 
     objects: ClassVar[ManagerDescriptor] = ManagerDescriptor()
     """The model's ``Manager``, where queries start: ``User.objects.filter(age__gt=25)``."""
+
+    DoesNotExist: ClassVar[Type[exc.DoesNotExist]] = exc.DoesNotExist
+    """Raised by ``get()`` when no document matches (each model has its own subclass)."""
+    MultipleObjectsReturned: ClassVar[Type[exc.MultipleObjectsReturned]] = exc.MultipleObjectsReturned
+    """Raised by ``get()`` when several documents match (each model has its own subclass)."""
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_without_database(cls, value: Any) -> Any:
+        """The server reports ``_id`` as ``"db:collection/key"``: keep the database out of it."""
+        return local_id(value) if isinstance(value, str) else value
 
 
     # -- model-level helpers ------------------------------------------------
@@ -209,50 +236,32 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     @classmethod
     def wire_name(cls, name: str) -> str:
-        """The stored name of a field (its alias), given its Python name."""
-        field = cls.model_fields.get(name)
-        return (field.alias or name) if field is not None else name
+        """The stored name of a field, given its Python name (``FieldError`` if there is none)."""
+        path = cls.wire_path((name,))
+        return str(path[0])
 
     @classmethod
     def wire_path(cls, path: Path) -> Path:
-        """Translate a path of Python names to stored names, through nested models."""
-        cache: Optional[Dict[Path, Path]] = cls.__dict__.get("__odm_paths__")
+        """Translate a path of Python names to stored names, through nested models and
+        References (``FieldError`` for a name the model does not have)."""
+        return cls._resolved(path)[0]
+
+    @classmethod
+    def field_spec(cls, path: Path) -> Optional[FieldSpec]:
+        """The declared field at the end of ``path``, which prepares values compared with it."""
+        return cls._resolved(path)[1]
+
+    @classmethod
+    def _resolved(cls, path: Path) -> Tuple[Path, Optional[FieldSpec]]:
+        cache: Optional[Dict[Path, Tuple[Path, Optional[FieldSpec]]]] = cls.__dict__.get(
+            "__odm_paths__")
         if cache is None:
             cache = {}
             type.__setattr__(cls, "__odm_paths__", cache)
         found = cache.get(path)
         if found is None:
-            found = cache[path] = cls._resolve_path(path)
+            found = cache[path] = resolve(cls, path)
         return found
-
-    @classmethod
-    def _resolve_path(cls, path: Path) -> Path:
-        out: List[Union[str, int]] = []
-        model: Any = cls
-        for position, segment in enumerate(path):
-            if isinstance(segment, int) or model is None:
-                out.append(segment)  # a list position keeps the element's model
-                continue
-            fields = getattr(model, "model_fields", None)
-            if fields is None:
-                out.append(segment)
-                model = None
-                continue
-            field = fields.get(segment)
-            if field is None:
-                by_alias = [f for f in fields.values() if f.alias == segment]
-                field = by_alias[0] if by_alias else None
-                out.append(segment)
-            else:
-                out.append(field.alias or segment)
-                if position + 1 < len(path) and _is_scalar(field.annotation):
-                    raise exc.ValidationError(
-                        f"{model.__name__}.{segment} is a {field.annotation!r} field: "
-                        f"{'__'.join(map(str, path[position + 1:]))!r} is neither a lookup "
-                        "nor a field inside it"
-                    )
-            model = _inner_model(field.annotation) if field is not None else None
-        return tuple(out)
 
     @classmethod
     def database(cls) -> Database:
@@ -267,7 +276,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
             marker = metadata_of(field, Indexed)
             if marker is None:
                 continue
-            wire = field.alias or name
+            wire = stored_name(name, field)
             fields = [wire, *(cls.wire_name(f) for f in marker.with_fields)]
             index_name = marker.name or f"idx_{cls.collection_name()}_{'_'.join(fields)}"
             out.append((index_name, fields, marker))
@@ -295,16 +304,19 @@ class Document(BaseModel, metaclass=DocumentMeta):
     def from_wire_many(cls: Type[D], rows: List[Any], db: Optional[Database] = None,
                        loaded: Optional[FrozenSet[str]] = None) -> List[D]:
         """Validate many stored documents into instances: the hot path of every query."""
-        if cls.__odm_bytes_fields__ or loaded is not None:
+        load_plan = from_stored_plan(cls)
+        if cls.__odm_bytes_fields__ or loaded is not None or load_plan:
             out: List[D] = []
-            for data in rows:
-                data = dict(data)
+            for stored in rows:
+                data = dict(stored)
+                if load_plan:
+                    apply_plan(load_plan, data)
                 for _, alias in cls.__odm_bytes_fields__:
                     value = data.get(alias)
                     if isinstance(value, str):  # pydantic writes URL-safe base64
                         data[alias] = base64.urlsafe_b64decode(value)
                 obj = cls._partial(data, loaded) if loaded is not None else cls.model_validate(data)
-                attach_state(obj, OdmState(db, data, loaded))
+                attach_state(obj, OdmState(db, stored, loaded))
                 out.append(obj)
             return out
         validate = cls.__pydantic_validator__.validate_python
@@ -339,23 +351,31 @@ class Document(BaseModel, metaclass=DocumentMeta):
         """
         obj = cast(D, cls.model_construct())
         for name, field in cls.model_fields.items():
-            alias = field.alias or name
+            alias = stored_name(name, field)
             if alias in loaded and alias in data:
                 setattr(obj, name, data[alias])
         return obj
 
     def to_wire(self, *, include_key: bool = True) -> Dict[str, Any]:
         """The document as stored: stored names, JSON-compatible values."""
+        cls = type(self)
         loaded = state_of(self).loaded
         include = None
         if loaded is not None:
-            include = {n for n, f in type(self).model_fields.items() if (f.alias or n) in loaded}
+            include = {n for n, f in cls.model_fields.items() if stored_name(n, f) in loaded}
             include.add("key")
         data: Dict[str, Any] = self.model_dump(
             mode="json", by_alias=True, exclude={"id", "rev"}, round_trip=True, include=include
         )
-        if not include_key or data.get("_key") is None:
-            data.pop("_key", None)
+        key = data.pop("key", None)
+        if include_key and key is not None:
+            data["_key"] = key
+        for name in ("from_", "to"):
+            if name in data and cls.is_edge():
+                data[SYSTEM_NAMES[name]] = data.pop(name)
+        plan = to_stored_plan(cls)
+        if plan:
+            apply_plan(plan, data)
         return data
 
     def stored_view(self) -> Dict[str, Any]:
@@ -384,7 +404,8 @@ class Document(BaseModel, metaclass=DocumentMeta):
         state = state_of(self)
         for attr, alias in (("key", "_key"), ("id", "_id"), ("rev", "_rev")):
             if alias in stored:
-                object.__setattr__(self, attr, stored[alias])
+                value = stored[alias]
+                object.__setattr__(self, attr, local_id(value) if attr == "id" else value)
         if self.is_edge():
             for attr, alias in (("from_", "_from"), ("to", "_to")):
                 if alias in stored:
@@ -532,7 +553,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
             raise exc.ValidationError("update() needs a saved document (it has no key)")
         for name, value in fields.items():
             if name not in type(self).model_fields:
-                raise exc.ValidationError(f"{type(self).__name__} has no field {name!r}")
+                type(self).wire_name(name)  # FieldError, with the closest names
             setattr(self, name, value)
 
     def _update_op(self, db: Database, session: Optional[SessionHooks],
@@ -690,9 +711,9 @@ class Edge(Document):
 
     __odm_base__ = True
 
-    from_: str = Field(alias="_from")
+    from_: str = Field(validation_alias=AliasChoices("from_", "_from"))
     """Where the edge starts (``_from``): an id, or a saved document, which becomes its id."""
-    to: str = Field(alias="_to")
+    to: str = Field(validation_alias=AliasChoices("to", "_to"))
     """Where the edge ends (``_to``): an id, or a saved document, which becomes its id."""
 
     @field_validator("from_", "to", mode="before")

@@ -4,18 +4,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, List, Type
 
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
+
 from . import exceptions as exc
 from .ops import Command, Op, call
+from .resolution import SYSTEM_NAMES
 
 if TYPE_CHECKING:
     from .database import Database
     from .models import Document
 
 
+class StoredJsonSchema(GenerateJsonSchema):
+    """JSON schema of the stored form: a Decimal is a number there (``solidb_odm.storage``)."""
+
+    def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
+        return {"type": "number"}
+
+
 def json_schema(model: Type[Document]) -> Dict[str, Any]:
     """The model's JSON schema as stored documents look (stored names, system fields optional)."""
-    schema = model.model_json_schema(by_alias=True, mode="serialization")
+    schema = model.model_json_schema(by_alias=True, mode="serialization",
+                                     schema_generator=StoredJsonSchema)
     properties = schema.setdefault("properties", {})
+    for python_name, stored in SYSTEM_NAMES.items():
+        if python_name in properties:
+            properties[stored] = properties.pop(python_name)
+    schema["required"] = [SYSTEM_NAMES.get(r, r) for r in schema.get("required", [])]
     for system in ("_key", "_id", "_rev", "_created_at", "_updated_at"):
         properties.pop(system, None)
     schema["required"] = [r for r in schema.get("required", []) if not r.startswith("_")

@@ -440,7 +440,8 @@ class Session:
         model = qs.model
         server_objs = yield from qs.committed_documents_op(self)
         where = qs.where
-        matches = matcher(list(where), model.wire_path) if where else (lambda _d: True)
+        matches = (matcher(list(where), model.wire_path, model.field_spec) if where
+                   else (lambda _d: True))
         seen: Dict[int, Document] = {}
         for obj in server_objs:
             ident = self._identity_of(obj)
@@ -459,7 +460,8 @@ class Session:
                 candidates.append(obj)
         kept = [o for o in candidates if matches(o.stored_view())]
         if qs.ordering:
-            kept = order_documents(kept, list(qs.ordering), model.wire_path, Document.stored_view)
+            kept = order_documents(kept, list(qs.ordering), model.wire_path, Document.stored_view,
+                                   model.field_spec)
         offset, limit = qs.window
         start = offset or 0
         stop = None if limit is None else start + limit

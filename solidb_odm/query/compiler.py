@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from .. import exceptions as exc
 from .. import names
 from .expressions import (
+    DEREF,
     And,
     Expression,
     OrderBy,
@@ -36,6 +37,7 @@ from .expressions import (
     list_position,
 )
 from .lookups import get_lookup
+from .registry import get_transform
 
 Shape = Tuple[Any, ...]
 DOC = "d"
@@ -70,6 +72,8 @@ class SelectSpec:
     joins: Sequence[Tuple[str, str, str]] = field(default_factory=tuple)
     #: maps Python field paths to stored ones (not part of the shape)
     resolve: Optional[Callable[[Path], Path]] = None
+    #: gives the field spec of a Python path, to prepare values (not part of the shape)
+    describe: Optional[Callable[[Path], Any]] = None
 
 
 # -- shapes ------------------------------------------------------------------
@@ -118,9 +122,16 @@ def field_text(path: Path) -> str:
     reads its key ``"0"``, so ``tags__0`` is rendered as
     ``(IS_ARRAY(d["tags"]) ? d["tags"][0] : null)``, which is null for
     anything that is not a list, as a list position is documented to be.
+
+    A Reference followed (``DEREF``) reads the referenced document:
+    ``author__username`` is ``DOCUMENT(d["author"])["username"]``, null when
+    the reference is not a string or the document is gone.
     """
     text = DOC
     for segment in path:
+        if segment is DEREF:
+            text = f"(IS_STRING({text}) ? DOCUMENT({text}) : null)"
+            continue
         if isinstance(segment, int) and not isinstance(segment, bool):
             position = list_position(segment)
             text = f"(IS_ARRAY({text}) ? {text}[{position}] : null)"
@@ -154,11 +165,7 @@ def render_expr(shape: Shape) -> Tuple[str, str]:
         return f"(({guard}) ? ({lhs} {op} {rhs}) : null)", "expr"
     if tag == "transform":
         inner, _ = render_expr(shape[2])
-        name = shape[1]
-        if name == "len":
-            return f"((IS_ARRAY({inner}) OR IS_STRING({inner})) ? LENGTH({inner}) : null)", "expr"
-        func = "LOWER" if name == "lower" else "UPPER"
-        return f"(IS_STRING({inner}) ? {func}({inner}) : null)", "expr"
+        return get_transform(shape[1]).render(inner, shape[3]), "expr"
     raise exc.ValidationError(f"cannot render expression {tag!r}")  # pragma: no cover
 
 
@@ -260,7 +267,7 @@ def bind_vars(values: Sequence[Any]) -> Dict[str, Any]:
 
 
 def compile_select(spec: SelectSpec) -> CompiledQuery:
-    builder = ShapeBuilder(spec.resolve)
+    builder = ShapeBuilder(spec.resolve, spec.describe)
     shape = select_shape(spec, builder)
     return CompiledQuery(render_select(shape), bind_vars(builder.values))
 
@@ -277,7 +284,7 @@ def render_count(shape: Shape) -> str:
 
 
 def compile_count(spec: SelectSpec) -> CompiledQuery:
-    builder = ShapeBuilder(spec.resolve)
+    builder = ShapeBuilder(spec.resolve, spec.describe)
     if spec.projection == ("doc",) and not spec.distinct:
         spec = SelectSpec(**{**spec.__dict__, "projection": ("values", ("k",), (("_key",),))})
     shape = select_shape(spec, builder)
@@ -302,7 +309,7 @@ def render_update(shape: Shape, assignments: Tuple[Tuple[str, Shape], ...]) -> s
 def compile_update(spec: SelectSpec, changes: Dict[str, Any]) -> CompiledQuery:
     if not changes:
         raise exc.ValidationError("update() needs at least one field")
-    builder = ShapeBuilder(spec.resolve)
+    builder = ShapeBuilder(spec.resolve, spec.describe)
     shape = select_shape(spec, builder)
     assignments = tuple(
         (names.field_segment(name), _assignment(value, builder))
@@ -320,7 +327,7 @@ def render_delete(shape: Shape) -> str:
 
 
 def compile_delete(spec: SelectSpec) -> CompiledQuery:
-    builder = ShapeBuilder(spec.resolve)
+    builder = ShapeBuilder(spec.resolve, spec.describe)
     shape = select_shape(spec, builder)
     return CompiledQuery(render_delete(shape), bind_vars(builder.values))
 
@@ -391,7 +398,7 @@ def compile_aggregate(
     aggregates: Sequence[Tuple[str, str, Optional[Expression]]],
     order: Sequence[Tuple[str, bool]] = (),
 ) -> CompiledQuery:
-    builder = ShapeBuilder(spec.resolve)
+    builder = ShapeBuilder(spec.resolve, spec.describe)
     base = SelectSpec(**{**spec.__dict__, "order": (), "projection": ("doc",)})
     shape = select_shape(base, builder)
     group_shapes = tuple((names.field_segment(n), e.shape(builder)) for n, e in groups)

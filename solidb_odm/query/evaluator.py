@@ -10,8 +10,10 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, List, Mapping, Sequence, Tuple
 
-from .expressions import ShapeBuilder, kind
+from .. import exceptions as exc
+from .expressions import DEREF, ShapeBuilder, kind
 from .lookups import get_lookup
+from .registry import get_transform
 
 Shape = Tuple[Any, ...]
 MISSING = None
@@ -23,6 +25,11 @@ def read_path(doc: Any, path: Sequence[Any]) -> Any:
     """A field's value, or None when any step is missing (as the server reads it)."""
     value = doc
     for segment in path:
+        if segment is DEREF:
+            raise exc.UnsupportedError(
+                "a condition through a Reference cannot be applied to objects a session has "
+                "changed but not saved: call session.flush() first"
+            )
         if isinstance(segment, int):
             if not isinstance(value, list) or segment >= len(value):
                 return None
@@ -65,11 +72,7 @@ def eval_expr(shape: Shape, doc: Mapping[str, Any], values: Sequence[Any]) -> An
                 "/": lambda: lhs / rhs, "%": lambda: _server_mod(lhs, rhs)}[op]()
     if tag == "transform":
         inner = eval_expr(shape[2], doc, values)
-        if shape[1] == "len":
-            return len(inner) if isinstance(inner, (list, str)) else None
-        if not isinstance(inner, str):
-            return None
-        return inner.lower() if shape[1] == "lower" else inner.upper()
+        return get_transform(shape[1]).evaluate(inner, shape[3])
     raise ValueError(f"cannot evaluate {tag!r}")
 
 
@@ -130,9 +133,10 @@ def sort_key(value: Any) -> Any:
     return (rank, value)
 
 
-def matcher(predicates: Sequence[Any], resolve: Callable[[Any], Any]) -> Callable[[Mapping[str, Any]], bool]:
+def matcher(predicates: Sequence[Any], resolve: Callable[[Any], Any],
+            describe: Any = None) -> Callable[[Mapping[str, Any]], bool]:
     """A function telling whether a stored document matches every predicate."""
-    builder = ShapeBuilder(resolve)
+    builder = ShapeBuilder(resolve, describe)
     shapes = [p.shape(builder) for p in predicates]
     values = builder.values
 
@@ -144,10 +148,10 @@ def matcher(predicates: Sequence[Any], resolve: Callable[[Any], Any]) -> Callabl
 
 def order_documents(
     docs: List[Any], order: Sequence[Any], resolve: Callable[[Any], Any],
-    as_dict: Callable[[Any], Mapping[str, Any]],
+    as_dict: Callable[[Any], Mapping[str, Any]], describe: Any = None,
 ) -> List[Any]:
     """Sort like the server's SORT (stable, one key after another)."""
-    builder = ShapeBuilder(resolve)
+    builder = ShapeBuilder(resolve, describe)
     terms = [(o.expression.shape(builder), o.descending) for o in order]
     values = builder.values
 

@@ -19,9 +19,30 @@ from pydantic_core import to_jsonable_python
 
 from .. import exceptions as exc
 from .. import names
-from .registry import get_lookup, has_lookup
+from .registry import get_lookup, get_transform, has_lookup, has_transform
 
-PathSegment = Union[str, int]
+
+class Deref:
+    """A path step that follows a Reference: ``author__username`` is ``("author", DEREF, "username")``."""
+
+    __slots__ = ()
+    _instance: Optional[Deref] = None
+
+    def __new__(cls) -> Deref:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "DEREF"
+
+    def __reduce__(self) -> str:
+        return "DEREF"
+
+
+DEREF = Deref()
+
+PathSegment = Union[str, int, Deref]
 Path = Tuple[PathSegment, ...]
 LOOKUP_SEP = "__"
 #: The largest list position a path may name. Positions are written into the
@@ -111,12 +132,19 @@ def param_type(value: Any) -> str:
 
 
 class ShapeBuilder:
-    """Collects values in order while the tree describes its shape."""
+    """Collects values in order while the tree describes its shape.
 
-    def __init__(self, resolve: Optional[Callable[[Path], Path]] = None) -> None:
+    ``resolve`` turns a path of Python names into the stored path, and
+    ``describe`` gives the field's spec (``solidb_odm.resolution.FieldSpec``),
+    which lookups use to prepare values; both come from the model.
+    """
+
+    def __init__(self, resolve: Optional[Callable[[Path], Path]] = None,
+                 describe: Optional[Callable[[Path], Any]] = None) -> None:
         self.values: List[Any] = []
         #: translates a model's Python field names into stored names
         self.resolve: Callable[[Path], Path] = resolve or (lambda path: path)
+        self.describe: Callable[[Path], Any] = describe or (lambda path: None)
 
     def param(self, value: Any) -> Tuple[str, str, int]:
         wire = to_wire(value)
@@ -134,6 +162,11 @@ class Expression:
 
     def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
         raise NotImplementedError
+
+    def spec(self, builder: ShapeBuilder) -> Any:
+        """The model field this expression reads as it is, if any (values compared with it
+        are prepared by that field)."""
+        return None
 
     def fields(self) -> Iterator[Path]:
         """Field paths this expression reads."""
@@ -228,6 +261,9 @@ class F(Expression):
     def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
         return ("field", builder.resolve(self.path))
 
+    def spec(self, builder: ShapeBuilder) -> Any:
+        return builder.describe(self.path)
+
     def fields(self) -> Iterator[Path]:
         yield self.path
 
@@ -313,6 +349,10 @@ class F(Expression):
         """A list holding every one of ``values``."""
         return self.lookup("all", list(values))
 
+    def transform(self, name: str) -> Transform:
+        """A registered transform of this field: ``F("published_at").transform("year") >= 2024``."""
+        return Transform(name, self)
+
     def len(self) -> Transform:
         """The number of elements or characters, to compare: ``F("tags").len() > 2``."""
         return Transform("len", self)
@@ -324,6 +364,41 @@ class F(Expression):
     def upper(self) -> Transform:
         """The string in upper case, to compare."""
         return Transform("upper", self)
+
+
+class Stored(F):
+    """A stored field read as named, past the model: the escape hatch for undeclared fields.
+
+    Names given to ``filter()``, ``order_by()`` ... must be declared on the
+    model (a typo raises ``FieldError``). A field the model does not declare
+    (written by another program, or before a rename) is reached explicitly:
+
+        User.objects.filter(Stored("legacy_flag") == 1).order_by(Stored("imported_at"))
+
+    Values compared with it are bound as given, without a field to prepare them.
+    """
+
+    __slots__ = ()
+
+    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        return ("field", self.path)
+
+    def spec(self, builder: ShapeBuilder) -> Any:
+        return None
+
+    def fields(self) -> Iterator[Path]:
+        return iter(())
+
+    def __getattr__(self, name: str) -> Stored:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Stored((*self.path, names.field_segment(name)))
+
+    def __getitem__(self, index: int) -> Stored:
+        return Stored((*self.path, list_position(index)))
+
+    def __repr__(self) -> str:
+        return f"Stored({LOOKUP_SEP.join(map(str, self.path))!r})"
 
 
 class Value(Expression):
@@ -365,17 +440,31 @@ class Arithmetic(Expression):
 
 
 class Transform(Expression):
-    """A function of a field: ``len``, ``lower``, ``upper``."""
+    """A registered function of a field: ``len``, ``lower``, ``year``, ``date`` ...
 
-    NAMES = ("len", "lower", "upper")
+    The shape names the kind of the field it reads (``"datetime"``, ``"date"``
+    ...), because a stored date and a stored datetime hold their parts at
+    different places.
+    """
 
     def __init__(self, name: str, inner: Expression) -> None:
-        if name not in self.NAMES:
-            raise exc.ValidationError(f"unknown transform {name!r}")
+        get_transform(name)  # unknown names fail at construction
         self.name, self.inner = name, inner
 
+    def source_kind(self, builder: ShapeBuilder) -> Optional[str]:
+        spec = self.inner.spec(builder)
+        return getattr(spec, "kind", None)
+
     def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
-        return ("transform", self.name, self.inner.shape(builder))
+        source = self.source_kind(builder)
+        spec = self.inner.spec(builder)
+        transform = get_transform(self.name)
+        if spec is not None and source not in transform.applies_to:
+            raise exc.FieldError(
+                f"{spec.label} is a {source} field: the transform {self.name!r} applies to "
+                f"{', '.join(sorted(transform.applies_to))} fields"
+            )
+        return ("transform", self.name, self.inner.shape(builder), source)
 
     def fields(self) -> Iterator[Path]:
         return self.inner.fields()
@@ -539,7 +628,7 @@ def lookup_from_kwarg(key: str, value: Any) -> Predicate:
     if len(parts) > 1 and has_lookup(parts[-1]):
         lookup = parts.pop()
     transforms: List[str] = []
-    while len(parts) > 1 and parts[-1] in Transform.NAMES:
+    while len(parts) > 1 and has_transform(parts[-1]):
         transforms.insert(0, parts.pop())
     if lookup == "len" and not transforms:
         transforms, lookup = ["len"], "exact"

@@ -21,16 +21,24 @@ Third parties add lookups with :func:`register_lookup`.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from .. import exceptions as exc
-from .expressions import Expression, Lookup, ShapeBuilder, kind, to_wire
-from .registry import get_lookup, has_lookup, register_lookup, registered_lookups
+from .expressions import Expression, F, Lookup, ShapeBuilder, Transform, kind, to_wire
+from .registry import get_lookup, get_transform, has_lookup, register_lookup, registered_lookups
+from .transforms import prepare_output
 
 __all__ = ["BaseLookup", "get_lookup", "has_lookup", "register_lookup", "registered_lookups"]
 
 Shape = Tuple[Any, ...]
 Render = Callable[[str], str]
+
+#: Field kinds (``solidb_odm.resolution``) that hold text on the server.
+TEXT_KINDS: FrozenSet[str] = frozenset(
+    {"text", "uuid", "enum", "any", "ref", "datetime", "date", "time"})
+ORDERED_KINDS: FrozenSet[str] = frozenset(
+    {"number", "decimal", "datetime", "date", "time", "text", "uuid", "enum", "bool", "any", "ref"})
+LIST_KINDS: FrozenSet[str] = frozenset({"list", "any"})
 
 _GUARDS = {"num": "IS_NUMBER", "bignum": "IS_NUMBER", "str": "IS_STRING", "bool": "IS_BOOL",
            "list": "IS_ARRAY", "obj": "IS_OBJECT"}
@@ -82,17 +90,43 @@ class BaseLookup:
     """
 
     name = ""
+    #: the field kinds it applies to (``solidb_odm.resolution``); None for every kind
+    kinds: Optional[FrozenSet[str]] = None
 
     def prepare(self, value: Any) -> Any:
         """Check and normalise the user's value; raise ``ValidationError`` if unusable."""
         return value
 
+    def prepare_for(self, lookup: Lookup, builder: ShapeBuilder) -> Any:
+        """The value, prepared by the field (or transform) it is compared with, then checked.
+
+        This is Django's ``get_prep_value``: ``age="30"`` compares with 30, a
+        datetime is bound in UTC, a document stands for its id.
+        """
+        value = lookup.value
+        spec = check_applies(self, lookup, builder)
+        if isinstance(lookup.lhs, Transform):
+            label = getattr(lookup.lhs.inner.spec(builder), "label", "value")
+            value = self.prepare_transformed(get_transform(lookup.lhs.name), value, label)
+        elif spec is not None:
+            value = self.prepare_with(spec, value)
+        return self.prepare(value)
+
+    def prepare_transformed(self, transform: Any, value: Any, label: str) -> Any:
+        """The value compared with a transform's result (``year``: an integer ...)."""
+        return prepare_output(transform, value, label)
+
+    def prepare_with(self, spec: Any, value: Any) -> Any:
+        """The value through the field's own type (``spec.prepare``)."""
+        return spec.prepare(value)
+
     def shape(self, lookup: Lookup, builder: ShapeBuilder) -> Shape:
         value = lookup.value
         if isinstance(value, Expression):
+            check_applies(self, lookup, builder)
             rhs = value.shape(builder)
         else:
-            rhs = builder.param(self.prepare(value))
+            rhs = builder.param(self.prepare_for(lookup, builder))
         return ("lookup", self.name, lookup.lhs.shape(builder), rhs)
 
     def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
@@ -124,6 +158,75 @@ def _comparable(value: Any, lookup: str) -> Any:
             f"{lookup} needs a number, string, date or boolean, got {value!r}"
         )
     return wire
+
+
+def check_applies(lookup_obj: BaseLookup, lookup: Lookup, builder: ShapeBuilder) -> Any:
+    """The field spec of the lookup's field; raises if the lookup does not apply to it."""
+    spec = lookup.lhs.spec(builder)
+    kinds = lookup_obj.kinds
+    if spec is not None and kinds is not None and spec.kind not in kinds:
+        valid = [n for n in registered_lookups() if _applies(get_lookup(n), spec.kind)]
+        raise exc.FieldError(
+            f"the lookup {lookup_obj.name!r} does not apply to {spec.label}, a {spec.kind} field; "
+            f"its lookups: {', '.join(valid)}"
+        )
+    return spec
+
+
+def _applies(lookup: BaseLookup, field_kind: str) -> bool:
+    return lookup.kinds is None or field_kind in lookup.kinds
+
+
+def _each(spec: Any, values: Any) -> Any:
+    """Each of a list of values prepared by the field (None kept for ``in``'s rule)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        return values  # refused by prepare()
+    return [None if v is None else spec.prepare(v) for v in values]
+
+
+def bounded(lookup: Lookup, builder: ShapeBuilder, op: str) -> Optional[Shape]:
+    """``year``/``date`` compared with a constant, as a range on the field itself.
+
+    ``published_at__year=2024`` is ``"2024-01-01T00:00:00.000000Z" <= published_at
+    <= "2024-12-31T23:59:59.999999Z"``, which an index on the field serves.
+    None when the lookup is not of that form.
+    """
+    lhs = lookup.lhs
+    if not isinstance(lhs, Transform) or isinstance(lookup.value, Expression):
+        return None
+    if not isinstance(lhs.inner, F):
+        return None
+    transform = get_transform(lhs.name)
+    source = lhs.source_kind(builder)
+    label = getattr(lhs.inner.spec(builder), "label", "value")
+    field = lhs.inner.shape(builder)
+    if op == "range":
+        if not isinstance(lookup.value, (tuple, list)) or len(lookup.value) != 2:
+            raise exc.ValidationError("range needs a (low, high) pair")
+        low_b = transform.bounds(prepare_output(transform, lookup.value[0], label), source)
+        high_b = transform.bounds(prepare_output(transform, lookup.value[1], label), source)
+        if low_b is None or high_b is None:
+            return None
+        return ("and", (("lookup", "gte", field, builder.param(low_b[0])),
+                        ("lookup", "lte", field, builder.param(high_b[1]))))
+    if lookup.value is None:
+        return None
+    bounds = transform.bounds(prepare_output(transform, lookup.value, label), source)
+    if bounds is None:
+        return None
+    first, last = bounds
+    if op == "exact":
+        return ("and", (("lookup", "gte", field, builder.param(first)),
+                        ("lookup", "lte", field, builder.param(last))))
+    if op == ">":
+        return ("lookup", "gt", field, builder.param(last))
+    if op == ">=":
+        return ("lookup", "gte", field, builder.param(first))
+    if op == "<":
+        return ("lookup", "lt", field, builder.param(first))
+    if op == "<=":
+        return ("lookup", "lte", field, builder.param(last))
+    return None
 
 
 # -- index-safe spellings ------------------------------------------------------
@@ -170,11 +273,17 @@ class Exact(BaseLookup):
 
     def shape(self, lookup: Lookup, builder: ShapeBuilder) -> Shape:
         value = lookup.value
-        if not isinstance(value, Expression) and _is_zero(to_wire(value)):
+        if isinstance(value, Expression):
+            return super().shape(lookup, builder)
+        rewritten = bounded(lookup, builder, "exact")
+        if rewritten is not None:
+            return rewritten
+        prepared = self.prepare_for(lookup, builder)
+        lhs = lookup.lhs.shape(builder)
+        if _is_zero(prepared):
             # both zeros, so that an index finds 0 and -0.0 alike (see above)
-            alternatives = ("alts", (builder.param(0.0), builder.param(-0.0)))
-            return ("lookup", self.name, lookup.lhs.shape(builder), alternatives)
-        return super().shape(lookup, builder)
+            return ("lookup", self.name, lhs, ("alts", (builder.param(0.0), builder.param(-0.0))))
+        return ("lookup", self.name, lhs, builder.param(prepared))
 
     def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
         if rhs_type == "null":
@@ -209,6 +318,13 @@ class NotEqual(BaseLookup):
 @register_lookup
 class IExact(BaseLookup):
     name = "iexact"
+    kinds = TEXT_KINDS
+
+    def prepare_with(self, spec: Any, value: Any) -> Any:
+        return value
+
+    def prepare_transformed(self, transform: Any, value: Any, label: str) -> Any:
+        return value
 
     def prepare(self, value: Any) -> Any:
         if value is None:
@@ -233,19 +349,31 @@ class IExact(BaseLookup):
 
 class _Compare(BaseLookup):
     op = ""
+    kinds = ORDERED_KINDS
 
     def prepare(self, value: Any) -> Any:
         if value is None:
             raise exc.ValidationError(f"{self.name} cannot compare with None; use isnull")
         return _comparable(value, self.name)
 
+    def prepare_with(self, spec: Any, value: Any) -> Any:
+        if value is None:
+            raise exc.ValidationError(f"{self.name} cannot compare with None; use isnull")
+        return spec.prepare(value)
+
     def shape(self, lookup: Lookup, builder: ShapeBuilder) -> Shape:
         value = lookup.value
-        if self.op == ">=" and not isinstance(value, Expression) and _is_zero(
-            self.prepare(value)
-        ):  # ">= 0" as "> -5e-324", so that an index range also finds -0.0 (see above)
-            return ("lookup", "gt", lookup.lhs.shape(builder), builder.param(JUST_BELOW_ZERO))
-        return super().shape(lookup, builder)
+        if isinstance(value, Expression):
+            return super().shape(lookup, builder)
+        rewritten = bounded(lookup, builder, self.op)
+        if rewritten is not None:
+            return rewritten
+        prepared = self.prepare_for(lookup, builder)
+        lhs = lookup.lhs.shape(builder)
+        if self.op == ">=" and _is_zero(prepared):
+            # ">= 0" as "> -5e-324", so that an index range also finds -0.0 (see above)
+            return ("lookup", "gt", lhs, builder.param(JUST_BELOW_ZERO))
+        return ("lookup", self.name, lhs, builder.param(prepared))
 
     def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
         # an index range over a huge integer misses its float-equal neighbours
@@ -294,11 +422,21 @@ class Range(BaseLookup):
     """``range=(low, high)``: both ends included, as in Django."""
 
     name = "range"
+    kinds = ORDERED_KINDS
 
     def shape(self, lookup: Lookup, builder: ShapeBuilder) -> Shape:
         value = lookup.value
         if not isinstance(value, (tuple, list)) or len(value) != 2:
             raise exc.ValidationError("range needs a (low, high) pair")
+        rewritten = bounded(lookup, builder, "range")
+        if rewritten is not None:
+            return rewritten
+        spec = check_applies(self, lookup, builder)
+        if isinstance(lookup.lhs, Transform):
+            label = getattr(lookup.lhs.inner.spec(builder), "label", "value")
+            value = [prepare_output(get_transform(lookup.lhs.name), v, label) for v in value]
+        elif spec is not None:
+            value = [spec.prepare(v) for v in value]
         low, high = (_comparable(v, "range") for v in value)
         if kind(low) != kind(high):
             raise exc.ValidationError("range ends must be of the same kind")
@@ -327,6 +465,14 @@ class Range(BaseLookup):
 @register_lookup
 class In(BaseLookup):
     name = "in"
+
+    def prepare_with(self, spec: Any, value: Any) -> Any:
+        return _each(spec, value)
+
+    def prepare_transformed(self, transform: Any, value: Any, label: str) -> Any:
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            return value  # refused by prepare()
+        return [None if v is None else prepare_output(transform, v, label) for v in value]
 
     def prepare(self, value: Any) -> Any:
         if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
@@ -367,6 +513,19 @@ class Contains(BaseLookup):
     """Element of a list, or substring of a string (case-sensitive)."""
 
     name = "contains"
+    kinds = TEXT_KINDS | LIST_KINDS
+
+    def prepare_with(self, spec: Any, value: Any) -> Any:
+        if value is None:
+            raise exc.ValidationError("contains cannot look for None")
+        if spec.kind == "list" and spec.element is not None:
+            return spec.element.prepare(value)
+        if spec.kind in TEXT_KINDS and spec.kind != "any" and not isinstance(value, str):
+            raise exc.ValidationError(f"{spec.label}__contains needs a string, got {value!r}")
+        return value
+
+    def prepare_transformed(self, transform: Any, value: Any, label: str) -> Any:
+        return value
 
     def prepare(self, value: Any) -> Any:
         if value is None:
@@ -387,6 +546,14 @@ class Contains(BaseLookup):
 
 class _StringLookup(BaseLookup):
     """A string test; a non-string field never matches."""
+
+    kinds = TEXT_KINDS
+
+    def prepare_with(self, spec: Any, value: Any) -> Any:
+        return value  # a part of a text, not a value of the field
+
+    def prepare_transformed(self, transform: Any, value: Any, label: str) -> Any:
+        return value
 
     def prepare(self, value: Any) -> Any:
         if not isinstance(value, str):
@@ -492,6 +659,12 @@ class IRegex(Regex):
 class IsNull(BaseLookup):
     name = "isnull"
 
+    def prepare_with(self, spec: Any, value: Any) -> Any:
+        return value
+
+    def prepare_transformed(self, transform: Any, value: Any, label: str) -> Any:
+        return value
+
     def prepare(self, value: Any) -> Any:
         if not isinstance(value, bool):
             raise exc.ValidationError("isnull takes True or False")
@@ -529,6 +702,13 @@ class AnyOf(BaseLookup):
     """The list field holds at least one of the given values."""
 
     name = "any"
+    kinds = LIST_KINDS
+
+    def prepare_with(self, spec: Any, value: Any) -> Any:
+        element = spec.element
+        if element is None or isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            return value
+        return [element.prepare(v) for v in value]
 
     def prepare(self, value: Any) -> Any:
         if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
@@ -560,6 +740,13 @@ class Length(BaseLookup):
     """``len=3``: the number of elements of a list or characters of a string."""
 
     name = "len"
+    kinds = frozenset({"list", "text", "any", "uuid", "enum", "ref"})
+
+    def prepare_with(self, spec: Any, value: Any) -> Any:
+        return value
+
+    def prepare_transformed(self, transform: Any, value: Any, label: str) -> Any:
+        return value
 
     def prepare(self, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):

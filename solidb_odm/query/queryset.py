@@ -237,7 +237,7 @@ class QuerySet(Generic[D]):
         self._check_not_sliced("order_by")
         clone = self._clone()
         clone._order = [self._order_term(f) for f in fields]
-        return clone
+        return clone  # names are resolved when the query compiles (annotate() may name aggregates)
 
     @staticmethod
     def _order_term(term: Union[str, OrderBy, Expression, int]) -> OrderBy:
@@ -338,10 +338,18 @@ class QuerySet(Generic[D]):
         clone._traversal = (direction, min_depth, max_depth, start_id, edge.collection_name())
         return clone
 
+    def _builder(self) -> ShapeBuilder:
+        """A shape builder that resolves names and prepares values through the model."""
+        return ShapeBuilder(self.model.wire_path, self.model.field_spec)
+
     def _check_fields(self, predicate: Predicate) -> None:
-        """Refuse paths into fields that cannot hold them now, as Django does at filter()."""
-        for path in predicate.fields():
-            self.model.wire_path(path)
+        """Refuse unknown names and unusable values now, as Django does at filter().
+
+        Shaping the condition resolves every name (``FieldError``) and prepares
+        every value through its field (``ValidationError``); the compiler does
+        the same again, from the cache, when the query runs.
+        """
+        predicate.shape(self._builder())
 
     def _check_not_sliced(self, what: str) -> None:
         if self._offset is not None or self._limit is not None:
@@ -366,6 +374,7 @@ class QuerySet(Generic[D]):
             traversal=self._traversal,
             joins=joins,
             resolve=self.model.wire_path,
+            describe=self.model.field_spec,
         )
 
     def compile(self) -> CompiledQuery:
@@ -670,12 +679,21 @@ class QuerySet(Generic[D]):
         qs = self.filter(*conditions, **lookups) if (conditions or lookups) else self
         rows = yield from qs[:2]._fetch_op()
         if not rows:
-            raise exc.DoesNotExist(f"{self.model.__name__} matching query does not exist")
+            raise self._does_not_exist(f"{self.model.__name__} matching query does not exist")
         if len(rows) > 1:
-            raise exc.MultipleObjectsReturned(
+            raise self._multiple(
                 f"get() returned more than one {self.model.__name__}"
             )
         return cast(D, rows[0])
+
+    def _does_not_exist(self, message: str) -> exc.DoesNotExist:
+        """The model's own ``DoesNotExist`` (``User.DoesNotExist``), a subclass of the shared one."""
+        error: type = getattr(self.model, "DoesNotExist", exc.DoesNotExist)
+        return cast(exc.DoesNotExist, error(message))
+
+    def _multiple(self, message: str) -> exc.MultipleObjectsReturned:
+        error: type = getattr(self.model, "MultipleObjectsReturned", exc.MultipleObjectsReturned)
+        return cast(exc.MultipleObjectsReturned, error(message))
 
     def _get_by_key_op(self, key: str) -> Op[D]:
         """A direct read (the session's object when one is active)."""
@@ -683,7 +701,7 @@ class QuerySet(Generic[D]):
         if session is not None:
             found = yield from session.get_op(self.model, key)
             if found is None:
-                raise exc.DoesNotExist(f"{self.model.__name__} with key {key!r} does not exist")
+                raise self._does_not_exist(f"{self.model.__name__} with key {key!r} does not exist")
             return found
         db = self.db
         try:
@@ -691,10 +709,51 @@ class QuerySet(Generic[D]):
         except exc.NotFoundError as err:
             if "Document with key" not in str(err):
                 raise
-            raise exc.DoesNotExist(
+            raise self._does_not_exist(
                 f"{self.model.__name__} with key {key!r} does not exist"
             ) from err
         return self.model.from_wire(row, db)
+
+    def latest(self, *fields: str) -> D:
+        """The document with the greatest value of ``fields`` (or ``Meta.get_latest_by``);
+        ``DoesNotExist`` when there is none, as in Django."""
+        return self._runner().run(self._latest_op(fields, latest=True))
+
+    async def alatest(self, *fields: str) -> D:
+        """:meth:`latest`, awaitable."""
+        return cast(D, await self._runner().arun(self._latest_op(fields, latest=True)))
+
+    def earliest(self, *fields: str) -> D:
+        """The document with the smallest value of ``fields`` (or ``Meta.get_latest_by``)."""
+        return self._runner().run(self._latest_op(fields, latest=False))
+
+    async def aearliest(self, *fields: str) -> D:
+        """:meth:`earliest`, awaitable."""
+        return cast(D, await self._runner().arun(self._latest_op(fields, latest=False)))
+
+    def _latest_op(self, fields: Sequence[str], *, latest: bool) -> Op[D]:
+        if not fields:
+            meta = getattr(self.model, "Meta", None)
+            by = getattr(meta, "get_latest_by", None)
+            if not by:
+                raise exc.ValidationError(
+                    f"{'latest' if latest else 'earliest'}() needs field names, "
+                    f"or Meta.get_latest_by on {self.model.__name__}"
+                )
+            fields = (by,) if isinstance(by, str) else tuple(by)
+        self._check_not_sliced("latest() / earliest()")
+        terms = []
+        for name in fields:
+            descending = name.startswith("-")
+            if latest:
+                descending = not descending
+            terms.append(("-" if descending else "") + name.lstrip("-"))
+        # nulls sort first ascending: Django's latest() skips them, so filter them out
+        qs = self.filter(**{f"{n.lstrip('-')}__isnull": False for n in fields}).order_by(*terms)
+        rows = yield from qs[:1]._fetch_op()
+        if not rows:
+            raise self._does_not_exist(f"{self.model.__name__} matching query does not exist")
+        return cast(D, rows[0])
 
     def first(self) -> Optional[D]:
         """The first result in this ordering (by key when unordered), or None."""
@@ -906,7 +965,7 @@ class QuerySet(Generic[D]):
             view = obj.stored_view()
             for name, value in fields.items():
                 if isinstance(value, Expression):
-                    builder = ShapeBuilder(self.model.wire_path)
+                    builder = self._builder()
                     shape = value.shape(builder)
                     value = eval_expr(shape, view, builder.values)
                 setattr(obj, name, value)
@@ -1077,4 +1136,6 @@ def _check_field_value(model: Type[Document], name: str, value: Any) -> None:
 
 
 def _dump_field(model: Type[Document], name: str, value: Any) -> Any:
-    return to_wire(value)
+    """The value as stored (a Decimal as a number, a datetime in UTC ...)."""
+    spec = model.field_spec((name,))
+    return spec.prepare(value) if spec is not None else to_wire(value)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Dict, Iterator, List, Literal, Optional, Tupl
 import pytest
 from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from solidb_odm import Document, Edge, Indexed, Reference, exceptions, expr
 from solidb_odm.contrib.fastapi import (
@@ -281,7 +281,7 @@ def test_pagination_through_the_app(scores: List[CfScore], db_url: str) -> None:
         with TestClient(app) as client:
             while True:
                 body = client.get(route, params=params).json()
-                keys.extend(item["_key"] for item in body["items"])
+                keys.extend(item["key"] for item in body["items"])
                 if body["next_cursor"] is None:
                     break
                 params["cursor"] = body["next_cursor"]
@@ -375,7 +375,7 @@ class CfEverything(Document):
     at: datetime.datetime
     day: datetime.date
     clock: datetime.time
-    amount: decimal.Decimal
+    amount: decimal.Decimal = Field(max_digits=12, decimal_places=2)  # as Django requires
     uid: uuid.UUID
     color: CfColor
     level: CfLevel
@@ -457,12 +457,13 @@ def test_openapi_renders_every_field_type() -> None:
     assert json.loads(text)["openapi"].startswith("3.")
     everything = dict(_components(spec, "CfEverything"))
     assert everything, sorted(spec["components"]["schemas"])
-    wire = {CfEverything.wire_name(n) for n in CfEverything.model_fields}
+    # one public shape, in Python names: no stored names, no database in ids
+    public = set(CfEverything.model_fields)
     for name, schema in everything.items():
         props = schema["properties"]
-        assert set(props) == wire, (name, set(props) ^ wire)
+        assert set(props) == public, (name, set(props) ^ public)
         assert {"text", "number", "at", "address", "code"} <= set(schema["required"])
-        assert props["_key"]["anyOf"][0]["type"] == "string"
+        assert props["key"]["anyOf"][0]["type"] == "string"
         assert props["at"]["format"] == "date-time"
         assert props["day"]["format"] == "date"
         assert props["uid"]["format"] == "uuid"
@@ -477,7 +478,7 @@ def test_openapi_renders_every_field_type() -> None:
     link = dict(_components(spec, "CfLink"))
     assert link
     for schema in link.values():
-        assert {"_from", "_to"} <= set(schema["required"])
+        assert {"from_", "to"} <= set(schema["required"])
     page_names = [n for n in spec["components"]["schemas"] if n.startswith("Page")]
     assert any("CfEverything" in n for n in page_names) and any("CfLink" in n for n in page_names)
     for name in page_names:
@@ -500,19 +501,21 @@ def test_every_field_type_round_trips_through_the_app(db_url: str) -> None:
         answer = client.post("/everything", json=body)
         assert answer.status_code == 200, answer.text
         created = answer.json()
-        assert created["_key"] and created["blob"] == "aGVsbG8="
-        stored = CfEverything.objects.get(key=created["_key"])
+        assert created["key"] and created["blob"] == "aGVsbG8="
+        assert not any(name.startswith("_") for name in created)
+        assert created["id"] == f"cf_everything/{created['key']}"  # no database name
+        stored = CfEverything.objects.get(key=created["key"])
         assert stored.blob == b"hello" and stored.amount == decimal.Decimal("12.50")
         assert stored.color is CfColor.blue and stored.level is CfLevel.high
-        assert client.get(f"/everything/{created['_key']}").json() == created
+        assert client.get(f"/everything/{created['key']}").json() == created
         assert client.post("/everything", json={**body, "number": 4}).status_code == 409  # unique code
         assert client.post("/everything", json={**body, "number": "x"}).status_code == 422
         page = client.get("/everything").json()
-        assert [i["_key"] for i in page["items"]] == [created["_key"]]
-        link = client.post("/links", json={"_from": author.ref, "_to": stored.ref, "weight": 2})
+        assert [i["key"] for i in page["items"]] == [created["key"]]
+        link = client.post("/links", json={"from_": author.ref, "to": stored.ref, "weight": 2})
         assert link.status_code == 200, link.text
-        assert link.json()["_from"] == author.ref and link.json()["_key"]
-        assert [i["_to"] for i in client.get("/links").json()["items"]] == [stored.ref]
+        assert link.json()["from_"] == author.ref and link.json()["key"]
+        assert [i["to"] for i in client.get("/links").json()["items"]] == [stored.ref]
 
 
 def test_session_dependencies_are_function_scoped() -> None:

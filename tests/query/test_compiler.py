@@ -23,7 +23,7 @@ from solidb_odm.query.compiler import (
     compile_update,
     render_select,
 )
-from solidb_odm.query.expressions import F, Q
+from solidb_odm.query.expressions import F, Q, Stored
 
 
 class Address(BaseModel):
@@ -241,12 +241,12 @@ def test_lists_and_objects_are_compared_off_the_indexes() -> None:
     assert filters(text(CUser.objects.filter(address={"city": "x"}))) == [
         'FILTER ((d["address"] ?? null) == @p0)'
     ]
-    assert filters(text(CUser.objects.filter(tags__in=[["a"], "b"]))) == [
+    assert filters(text(CUser.objects.filter(tags__in=[["a"], ["b"]]))) == [
         'FILTER (d["tags"] != null AND (d["tags"] ?? null) IN @p0)'
     ]
-    assert filters(text(CUser.objects.filter(tags__in=["a", "b"]))) == [
-        'FILTER (d["tags"] != null AND d["tags"] IN @p0)'
-    ]
+    # a list field compares whole lists: a scalar among the values is refused by the field
+    with pytest.raises(ValidationError, match=r"CUser\.tags"):
+        CUser.objects.filter(tags__in=["a", "b"])
 
 
 # ---------------------------------------------------------------------------
@@ -281,6 +281,7 @@ def test_unknown_lookups_and_bad_lookup_values_are_refused() -> None:
 
 class CacheProbe(Document):
     name: str = ""
+    age: int = 0
 
     class Meta:
         collection = "cache_probe_shape"
@@ -299,9 +300,14 @@ def test_a_repeated_shape_is_rendered_once() -> None:
     assert after_second.misses == after_first.misses
     assert compiled_again.sdbql == compiled.sdbql
     assert compiled_again.bind_vars != compiled.bind_vars
+    # "1" is prepared by the int field: the same shape, with the value 1
+    coerced = CacheProbe.objects.filter(name__startswith="a", age__gt="1").order_by("name")[0:5]
+    assert coerced.compile().bind_vars == compiled.bind_vars
+    assert render_select.cache_info().misses == after_second.misses
     # another value type is another shape (the guards depend on it)
-    CacheProbe.objects.filter(name__startswith="a", age__gt="1").order_by("name")[0:5].compile()
-    assert render_select.cache_info().misses == after_second.misses + 1
+    CacheProbe.objects.filter(Stored("misc") > "1").compile()
+    CacheProbe.objects.filter(Stored("misc") > 1).compile()
+    assert render_select.cache_info().misses == after_second.misses + 2
 
 
 def test_aggregates_compile_with_bound_values() -> None:

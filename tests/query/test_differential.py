@@ -47,6 +47,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from pydantic import ConfigDict
 
 from solidb_odm.database import Database
 from solidb_odm.models import Document
@@ -59,6 +60,9 @@ COLLECTION = "diff_docs"
 
 
 class DiffDoc(Document):
+    # names the model does not declare stay reachable: it allows extra fields
+    model_config = ConfigDict(extra="allow")
+
     """The model the queries go through (fields typed ``Any``: the data is mixed)."""
 
     name: Optional[Any] = None
@@ -516,8 +520,10 @@ def tree_to_q(tree: Tree) -> Any:
 # ---------------------------------------------------------------------------
 
 RARE = {"geo", "lat", "a", 0, 1, 2, "x-y", "nosuchfield", "zip"}
+# ``_key`` is a declared string field: values of other types are refused, not compared
+# (tested in test_injection.py), so the random trees leave it to the fixed lookups.
 PATHS = [
-    "_key", "name", "age", "score", "active", "tags", "nums", "address", "address__city",
+    "name", "age", "score", "active", "tags", "nums", "address", "address__city",
     "address__zip", "address__geo__lat", "address__tags__0", "misc", "misc__a", "misc__0",
     "order", "x-y", "tags__0", "tags__1", "nums__0", "nums__2", "nosuchfield",
 ]
