@@ -123,7 +123,9 @@ class ClientOps:
         """
         body = _document(document)
         protocol.check_document(body)
-        watched = yield from triggered.watching(self._state, database, collection)
+        watched = triggered.cached(self._state, database, collection)
+        if watched is None:
+            watched = yield from triggered.watching(self._state, database, collection)
         if watched and not (yield from triggered.in_transaction_op(
                 self._state, database, collection, watched)):
             return (yield from triggered.http_insert(database, collection, body, key))
@@ -154,7 +156,9 @@ class ClientOps:
             return (yield from self.replace(database, collection, key, document))
         body = _document(document)
         protocol.check_document(body)
-        watched = yield from triggered.watching(self._state, database, collection)
+        watched = triggered.cached(self._state, database, collection)
+        if watched is None:
+            watched = yield from triggered.watching(self._state, database, collection)
         if watched and not (yield from triggered.in_transaction_op(
                 self._state, database, collection, watched)):
             return (yield from triggered.http_update(database, collection, key, body))
@@ -175,7 +179,9 @@ class ClientOps:
         """
         body = _document(document)
         protocol.check_document(body)
-        watched = yield from triggered.watching(self._state, database, collection)
+        watched = triggered.cached(self._state, database, collection)
+        if watched is None:
+            watched = yield from triggered.watching(self._state, database, collection)
         if watched and not (yield from triggered.in_transaction_op(
                 self._state, database, collection, watched)):
             # The HTTP replace is atomic on its own and fires the update triggers.
@@ -206,7 +212,9 @@ class ClientOps:
         return dict(results[-1].data or {})
 
     def delete(self, database: str, collection: str, key: str) -> Op[None]:
-        watched = yield from triggered.watching(self._state, database, collection)
+        watched = triggered.cached(self._state, database, collection)
+        if watched is None:
+            watched = yield from triggered.watching(self._state, database, collection)
         if watched and not (yield from triggered.in_transaction_op(
                 self._state, database, collection, watched)):
             return (yield from triggered.http_delete(database, collection, key))
@@ -246,7 +254,9 @@ class ClientOps:
         docs = [dict(d) for d in documents]
         for doc in docs:  # every frame's documents, before the first frame goes
             protocol.check_document(doc)
-        watched = yield from triggered.watching(self._state, database, collection)
+        watched = triggered.cached(self._state, database, collection)
+        if watched is None:
+            watched = yield from triggered.watching(self._state, database, collection)
         if watched and not (yield from triggered.in_transaction_op(
                 self._state, database, collection, watched)):
             return (yield from self._insert_each_over_http(database, collection, docs))

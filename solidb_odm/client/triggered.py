@@ -21,9 +21,9 @@ document operations in ``commands.py`` ask :func:`watching` before they write:
 from __future__ import annotations
 
 import re
-import time
 import warnings
 from collections.abc import Mapping, Sequence
+from time import monotonic as _monotonic
 from typing import Any, Dict, List, Optional, Tuple
 
 from .. import exceptions as exc
@@ -71,7 +71,7 @@ class TriggerRouting:
     def known(self, database: str) -> Optional[Watched]:
         """The cached trigger map of ``database``, or None when it must be (re)loaded."""
         entry = self._cache.get(database)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < _monotonic():
             return None
         return entry[1]
 
@@ -82,7 +82,7 @@ class TriggerRouting:
             if trigger.get("enabled", True) and isinstance(trigger.get("collection"), str):
                 watched.setdefault(trigger["collection"], []).append(str(trigger.get("name", "?")))
         frozen = {name: tuple(sorted(names)) for name, names in watched.items()}
-        self._cache[database] = (time.monotonic() + self.refresh_seconds, frozen)
+        self._cache[database] = (_monotonic() + self.refresh_seconds, frozen)
         return frozen
 
     def invalidate(self, database: Optional[str] = None) -> None:
@@ -118,17 +118,28 @@ def watched_op(state: ClientState, database: str) -> Op[Watched]:
     return routing.store(database, list(data.get("triggers") or []))
 
 
+def cached(state: ClientState, database: str, collection: str) -> Optional[Tuple[str, ...]]:
+    """The trigger names on ``collection`` if the cache knows (the hot path: no I/O), else None.
+
+    A plain function, not an operation, so that a write to a collection
+    without triggers pays two dictionary lookups and a clock read, no more.
+    """
+    routing: Optional[TriggerRouting] = state.triggers
+    if routing is None:
+        return () if collection.startswith("_") else None
+    if not routing.route:
+        return ()
+    entry = routing._cache.get(database)
+    if entry is None or entry[0] < _monotonic():
+        return () if collection.startswith("_") else None
+    return entry[1].get(collection, ())
+
+
 def watching(state: ClientState, database: str, collection: str) -> Op[Tuple[str, ...]]:
     """The names of the enabled triggers on ``collection`` (empty: write as usual)."""
-    routing: Optional[TriggerRouting] = state.triggers
-    if routing is not None:
-        if not routing.route:
-            return ()
-        known = routing.known(database)
-        if known is not None:  # the hot path: no round trip
-            return known.get(collection, ())
-    if collection.startswith("_"):  # the server never fires triggers on these
-        return ()
+    found = cached(state, database, collection)
+    if found is not None:
+        return found
     return (yield from watched_op(state, database)).get(collection, ())
 
 
@@ -208,7 +219,8 @@ def batch_plan(state: ClientState, commands: Sequence[Mapping[str, Any]]
         if command.get("cmd") in DOCUMENT_WRITES or command.get("cmd") == "bulk_insert":
             db, coll = command.get("database"), command.get("collection")
             if isinstance(db, str) and isinstance(coll, str):
-                plan.append((yield from watching(state, db, coll)))
+                found = cached(state, db, coll)
+                plan.append(found if found is not None else (yield from watching(state, db, coll)))
                 continue
         plan.append(())
     return plan
