@@ -1,5 +1,6 @@
-"""Real servers for tests: ``SoliDBServer``, the pytest plugin, and request counting."""
+"""Real servers for tests: ``SoliDBServer``, ``SoliDBCluster``, the pytest plugin, and request counting."""
 
+from .cluster import SoliDBCluster
 from .queries import (
     KIND_GROUPS,
     CapturedQueries,
@@ -18,6 +19,7 @@ __all__ = [
     "CapturedQueries",
     "NPlusOneDetector",
     "NPlusOneError",
+    "SoliDBCluster",
     "SoliDBServer",
     "assert_max_queries",
     "assert_num_queries",

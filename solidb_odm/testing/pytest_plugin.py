@@ -13,6 +13,9 @@ solidb-odm gets them:
   database of the models for the test;
 - ``capture_queries``, ``assert_num_queries``, ``assert_max_queries``,
   ``detect_n_plus_one``: the helpers of :mod:`solidb_odm.testing.queries`;
+- ``solidb_cluster``: a three-node :class:`~solidb_odm.testing.SoliDBCluster`
+  for the test session (started on first use; a test that breaks a node
+  restarts it), for tests marked ``solidb_cluster``;
 - the ``solidb_n_plus_one`` marker (or ``--solidb-n-plus-one=N`` for every test)
   runs the test under :func:`~solidb_odm.testing.queries.detect_n_plus_one`.
 
@@ -32,6 +35,7 @@ import pytest
 from ..client import Client
 from ..database import Database, parse_url, set_default_database
 from . import queries
+from .cluster import SoliDBCluster
 from .server import SoliDBServer
 
 #: where a shared server's address comes from when ``--solidb-url`` is not given
@@ -76,6 +80,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "solidb_n_plus_one(threshold=5, kinds=None): fail the test when one request shape "
         "(an SDBQL text, a get-by-key on one collection) runs more than threshold times",
     )
+    config.addinivalue_line(
+        "markers", "solidb_cluster: runs against a real local SoliDB cluster (select with "
+        "-m solidb_cluster, leave out with -m 'not solidb_cluster')",
+    )
 
 
 def worker_id() -> str:
@@ -100,6 +108,13 @@ def solidb_server(pytestconfig: pytest.Config) -> Iterator[Server]:
         return
     with SoliDBServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def solidb_cluster() -> Iterator[SoliDBCluster]:
+    """Three real nodes on loopback for the session; each test must leave them all running."""
+    with SoliDBCluster(nodes=3) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")
