@@ -544,7 +544,8 @@ def test_sum_of_text_is_not_compared(rows: Dict[str, data.Row]) -> None:
            "Sum of an IntegerField is a float: Sum('num') of 2**53 and 1 is 9007199254740992.0 "
            "(Django: 9007199254740993); Sum/Min/Max of a DecimalField are floats: 10000000000.01, "
            "0.01, 9999999999.99 (Django: Decimal('10000000000.01'), Decimal('0.01'), "
-           "Decimal('9999999999.99')); the random queries compare these numerically")
+           "Decimal('9999999999.99')); the random queries compare these numerically, within "
+           "the rounding bound of a float sum")
 @pytest.mark.parametrize("func", ["Sum", "Min", "Max"])
 def test_integer_and_decimal_aggregates_are_exact(odm_db: Database, func: str) -> None:
     rows = [row("r1", num=2**53, amount=Decimal("9999999999.99")),

@@ -83,12 +83,17 @@ async def arun_odm(query: Query, db: Database, count: bool = False) -> Outcome:
 # -- comparing ---------------------------------------------------------------------------
 
 
-def _close(a: Any, b: Any) -> bool:
-    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+def _close(a: Any, b: Any, slack: float = 0.0) -> bool:
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=max(1e-9, slack))
 
 
-def aggregate_agrees(func: str, want: Any, got: Any) -> bool:
-    """Numbers numerically (Decimal exactly when both are Decimal), the rest by value and type."""
+def aggregate_agrees(func: str, want: Any, got: Any, slack: float = 0.0) -> bool:
+    """Numbers numerically (Decimal exactly when both are Decimal), the rest by value and type.
+
+    ``slack`` is how far a sum computed in floats may honestly be off (the
+    rounding bound of adding the values as doubles); it only applies when the
+    ODM's answer is a float.
+    """
     if want is None or got is None:
         return want is None and got is None
     if isinstance(want, Decimal) and isinstance(got, Decimal):
@@ -101,10 +106,17 @@ def aggregate_agrees(func: str, want: Any, got: Any) -> bool:
             return False
         if isinstance(want, int) and isinstance(got, int) and func != "Avg":
             return want == got
-        return _close(want, got)
+        return _close(want, got, slack if isinstance(got, float) else 0.0)
     if isinstance(want, dt.datetime):
         return isinstance(got, dt.datetime) and got.tzinfo is not None and got == want
     return type(want) is type(got) and want == got
+
+
+def float_sum_slack(rows: Dict[str, Row], keys: Sequence[str], name: str, mean: bool) -> float:
+    """The rounding bound of a float sum of the field, (n - 1) * eps * sum(|x|); / n for a mean."""
+    values = [abs(float(rows[k].values[name])) for k in keys if rows[k].values[name] is not None]
+    bound = max(len(values) - 1, 0) * 2.3e-16 * sum(values)
+    return bound / len(values) if mean and values else bound
 
 
 def exact_decimal_sum(rows: Dict[str, Row], keys: Sequence[str], name: str) -> Optional[Decimal]:
@@ -153,7 +165,11 @@ def problems(query: Query, want: Outcome, got: Outcome, rows: Dict[str, Row]) ->
             assert want.filtered_keys is not None
             expected = exact_decimal_sum(rows, want.filtered_keys, agg.field)
         actual = got.aggregates.get(agg.alias, "<absent>")
-        if not aggregate_agrees(agg.func, expected, actual):
+        slack = 0.0
+        if agg.func in ("Sum", "Avg") and agg.field:
+            assert want.filtered_keys is not None
+            slack = float_sum_slack(rows, want.filtered_keys, agg.field, agg.func == "Avg")
+        if not aggregate_agrees(agg.func, expected, actual, slack):
             out.append(f"{agg!r}: Django {expected!r}, the ODM {actual!r}")
     return out
 
