@@ -111,7 +111,7 @@ class AsyncNodePools:
             try:
                 return protocol.interpret(response)
             except exc.AlreadyExistsError as conflict:
-                if isinstance(conflict, exc.UniqueViolationError):
+                if not failover.key_taken(conflict):  # a unique index: not our question
                     raise
                 confirmed = await self._confirm(node, message, conflict)
                 if confirmed is not None:

@@ -80,7 +80,8 @@ class ExecutorBase(Generic[Tx]):
         """
         if self._hosts is None:
             return (NodeHealth(host=self.host, port=self.port, state="up", failures=0,
-                               total_failures=0, failovers=0, last_error=None, down_for=None,
+                               total_failures=0, failovers=0, answered=0, last_error=None,
+                               down_for=None,
                                discovered=False),)
         return self._hosts.health()
 

@@ -120,6 +120,16 @@ def chosen_key(message: Mapping[str, Any]) -> Optional[str]:
     return None
 
 
+_KEY_TAKEN = re.compile(r"Duplicate _key|Document (with _key )?'[^']*' already exists", re.I)
+
+
+def key_taken(error: exc.SoliDBError) -> bool:
+    """Whether ``error`` says the document key is taken (not a unique index refusing a value)."""
+    if not isinstance(error, exc.AlreadyExistsError):
+        return False
+    return _KEY_TAKEN.search(str(getattr(error, "server_message", None) or error)) is not None
+
+
 def lookup_of(message: Mapping[str, Any]) -> dict[str, Any]:
     """The ``get`` that reads back what a keyed insert stored."""
     return {"cmd": "get", "database": message.get("database"),

@@ -92,6 +92,8 @@ class NodeHealth:
     """Failures since the client was made."""
     failovers: int
     """Requests that left this node for another one."""
+    answered: int
+    """Requests this node answered."""
     last_error: Optional[str]
     down_for: Optional[float]
     """Seconds since it was marked down (None while up)."""
@@ -102,7 +104,7 @@ class NodeHealth:
 class Node:
     """One server of the cluster and its health (changed under the host set's lock)."""
 
-    __slots__ = ("address", "discovered", "down_since", "failovers", "failures", "host",
+    __slots__ = ("address", "answers", "discovered", "down_since", "failovers", "failures", "host",
                  "index", "last_error", "port", "ready_at", "retry_at", "total_failures")
 
     def __init__(self, address: Address, index: int, *, discovered: bool = False) -> None:
@@ -113,6 +115,7 @@ class Node:
         self.failures = 0
         self.total_failures = 0
         self.failovers = 0
+        self.answers = 0
         self.last_error: Optional[str] = None
         self.down_since: Optional[float] = None
         self.retry_at = 0.0
@@ -212,6 +215,8 @@ class HostSet:
         round-robin reads leave it out for ``rejoin_delay`` seconds (the
         server reports no "caught up" state to wait for instead).
         """
+        if not probe:
+            node.answers += 1  # not under the lock: a statistic, not a decision
         if node.down_since is None and not node.failures:
             return
         with self._lock:
@@ -268,7 +273,7 @@ class HostSet:
         return tuple(
             NodeHealth(
                 host=n.host, port=n.port, state=UP if n.up else DOWN, failures=n.failures,
-                total_failures=n.total_failures, failovers=n.failovers,
+                total_failures=n.total_failures, failovers=n.failovers, answered=n.answers,
                 last_error=n.last_error,
                 down_for=None if n.down_since is None else now - n.down_since,
                 discovered=n.discovered,

@@ -106,7 +106,7 @@ class NodePools:
             try:
                 return protocol.interpret(response)
             except exc.AlreadyExistsError as conflict:
-                if isinstance(conflict, exc.UniqueViolationError):
+                if not failover.key_taken(conflict):  # a unique index: not our question
                     raise
                 confirmed = self._confirm(node, message, conflict)
                 if confirmed is not None:

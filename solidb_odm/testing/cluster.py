@@ -227,6 +227,7 @@ class SoliDBCluster:
             raise exc.SoliDBError(f"node {index} is not running")
         os.kill(process.pid, signal.SIGSTOP)
         self._paused.add(index)
+        _wait_stopped(process.pid)
 
     def heal(self, index: int) -> None:
         """Let a frozen node run again (SIGCONT); a no-op for one that is not frozen."""
@@ -263,3 +264,27 @@ class SoliDBCluster:
         traceback: Optional[TracebackType],
     ) -> None:
         self.stop()
+
+
+def _wait_stopped(pid: int, timeout: float = 2.0) -> None:
+    """Return once every thread of ``pid`` is stopped (Linux: /proc), or after ``timeout``.
+
+    SIGSTOP reaches each thread of a process on its own; a request sent in
+    that moment could still be answered by a thread not stopped yet.
+    """
+    task_dir = f"/proc/{pid}/task"
+    if not os.path.isdir(task_dir):
+        time.sleep(0.05)  # no /proc: give the signal a moment
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            states = []
+            for tid in os.listdir(task_dir):
+                with open(f"{task_dir}/{tid}/stat", encoding="ascii") as handle:
+                    states.append(handle.read().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            states = []
+        if states and all(state in ("T", "t") for state in states):
+            return
+        time.sleep(0.005)
