@@ -93,6 +93,8 @@ def traced() -> Iterator[Traced]:
 def db(odm_db: Database) -> Database:
     odm_db.register(Account)
     odm_db.sync()
+    # Load the trigger list now, so the spans below are the test's requests alone.
+    odm_db.client.use_database(odm_db.name).triggers.watched_collections()
     return odm_db
 
 
