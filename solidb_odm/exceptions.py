@@ -34,7 +34,7 @@ missing things.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, List, Optional
 
 __all__ = [
     "AlreadyExistsError",
@@ -111,7 +111,23 @@ class AlreadyExistsError(ServerError):
 
 
 class UniqueViolationError(AlreadyExistsError):
-    """A unique index refused the document."""
+    """A unique index refused the document.
+
+    The message says which fields and values clashed, in plain words
+    (``a document with username 'alice' exists already (unique index
+    idx_users_username)``); ``fields``, ``values`` and ``index`` hold them, and
+    ``server_message`` keeps the server's own text.
+    """
+
+    def __init__(self, message: str, *, kind: Optional[str] = None,
+                 fields: Optional[List[str]] = None, values: Optional[List[Any]] = None,
+                 index: Optional[str] = None, server_message: Optional[str] = None) -> None:
+        super().__init__(message, kind=kind)
+        self.fields = fields or []
+        self.values = values or []
+        self.index = index
+        if server_message is not None:
+            self.server_message = server_message
 
 
 class AuthenticationError(ServerError):

@@ -52,10 +52,23 @@ class Reference:
     Assigning a saved document stores its id. ``select_related`` and
     ``prefetch_related`` load the targets; ``obj.get_related(name)`` reads them.
     The target may be named by class or by class name (for forward references).
+
+    The target gets a reverse accessor, ``related_name`` or Django's default
+    ``<model>_set``: ``alice.post_set`` is a QuerySet of the posts whose
+    ``author`` is alice, and ``prefetch_related("post_set")`` /
+    ``select_related("post_set")`` load them for many users at once.
     """
 
-    def __init__(self, target: Union[str, Type[Document]]) -> None:
+    def __init__(self, target: Union[str, Type[Document]], *,
+                 related_name: Optional[str] = None) -> None:
         self._target = target
+        self.related_name = related_name
+        """The reverse accessor's name on the target (default ``<model>_set``)."""
+
+    @property
+    def target_name(self) -> str:
+        """The target model's class name (known before the class itself may be)."""
+        return self._target if isinstance(self._target, str) else self._target.__name__
 
     @property
     def target(self) -> Type[Document]:

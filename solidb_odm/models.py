@@ -46,6 +46,8 @@ from .ops import Op
 from .query.expressions import F, Path
 from .query.hooks import QuerySession, Runner
 from .query.queryset import Manager
+from .relations import ReverseRelation, register_model_relations
+from .relations import reverse_relations as _reverse_relations
 from .resolution import SYSTEM_NAMES, FieldSpec, resolve, stored_name
 from .storage import apply_plan, from_stored_plan, to_stored_plan
 
@@ -136,6 +138,7 @@ class DocumentMeta(ModelMetaclass):
                                                            "__qualname__": f"{cls_name}.{error}"}))
         if not abstract:
             register_model(cls_name, cls)
+            register_model_relations(cls)
         return cls
 
     def __getattr__(cls, name: str) -> Any:
@@ -291,6 +294,11 @@ class Document(BaseModel, metaclass=DocumentMeta):
             if marker is not None:
                 out[name] = marker
         return out
+
+    @classmethod
+    def reverse_relations(cls) -> Dict[str, ReverseRelation]:
+        """The reverse accessors other models' References give this one (``post_set`` ...)."""
+        return _reverse_relations(cls)
 
     # -- wire format --------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import enum
+import json
 import math
 import re
 import struct
@@ -293,6 +294,58 @@ _KIND_FALLBACK: Dict[str, Type[exc.SoliDBError]] = {
 }
 
 
+_UNIQUE = re.compile(
+    r"fields '(?P<fields>\[.*?\])' with value \[(?P<values>.*)\] already exists"
+    r"(?: in index '(?P<index>[^']*)')?")
+_DEBUG_VALUE = re.compile(r'String\("((?:[^"\\]|\\.)*)"\)|(?:Number|Int|Float|U64|I64|F64)\(([^)]*)\)'
+                          r"|(Null)|Bool\((true|false)\)")
+
+
+def _debug_values(text: str) -> List[Any]:
+    """Values out of the server's Rust debug text: ``[String("alice"), Number(3)]``."""
+    out: List[Any] = []
+    for match in _DEBUG_VALUE.finditer(text):
+        string, number, null, boolean = match.groups()
+        if string is not None:
+            out.append(string.encode("utf-8").decode("unicode_escape")
+                       if "\\" in string else string)
+        elif number is not None:
+            try:
+                out.append(int(number) if number.lstrip("-").isdigit() else float(number))
+            except ValueError:
+                out.append(number)
+        elif null is not None:
+            out.append(None)
+        else:
+            out.append(boolean == "true")
+    return out
+
+
+def unique_violation(message: str, kind: Optional[str]) -> exc.UniqueViolationError:
+    """A ``UniqueViolationError`` whose message names the fields and values in plain words."""
+    found = _UNIQUE.search(message)
+    if found is None:
+        key = re.search(r"'([^']*)'", message)
+        if key and "Duplicate _key" in message:
+            text = f"the key {key.group(1)!r} appears more than once in one batch"
+        elif key and "_key" in message:
+            text = f"a document with key {key.group(1)!r} already exists"
+        else:
+            text = message
+        return exc.UniqueViolationError(text, kind=kind, server_message=message)
+    try:
+        fields = [str(f) for f in json.loads(found.group("fields"))]
+    except ValueError:
+        fields = []
+    values = _debug_values(found.group("values"))
+    index = found.group("index")
+    pairs = ", ".join(f"{f} {v!r}" for f, v in zip(fields, values, strict=False)) or found.group(0)
+    text = f"a document with {pairs} already exists" + (
+        f" (unique index {index})" if index else "")
+    return exc.UniqueViolationError(text, kind=kind, fields=fields, values=values, index=index,
+                                    server_message=message)
+
+
 def error_from_server(error: Any) -> exc.SoliDBError:
     """Map the server's ``DriverError`` value to the most specific exception.
 
@@ -312,6 +365,8 @@ def error_from_server(error: Any) -> exc.SoliDBError:
         return exc.ProtocolError(message)
     for pattern, cls in _MESSAGE_RULES:
         if pattern.search(message):
+            if cls is exc.UniqueViolationError:
+                return unique_violation(message, kind)
             if cls is exc.RateLimitedError:
                 seconds = re.search(r"wait (\d+) seconds", message)
                 return exc.RateLimitedError(

@@ -41,6 +41,7 @@ from .storage import (
     _element,
     _model,
     _strip,
+    decimal_from_stored,
     decimal_places,
     decimal_to_stored,
     scalar_kind,
@@ -153,6 +154,19 @@ class FieldSpec:
             wire = self._store(wire)
         return wire
 
+    def from_stored(self, value: Any) -> Any:
+        """A stored value (an aggregate's min or max) as the field's Python value."""
+        if value is None:
+            return None
+        if self.kind == "decimal":
+            return decimal_from_stored(value, self.places)
+        if self.kind in ("datetime", "date", "time", "uuid", "enum"):
+            try:
+                return self._adapter.validate_python(value)
+            except PydanticValidationError:
+                return value
+        return value
+
     def _prepare_ref(self, value: Any) -> Any:
         if is_document(value):
             if self.target is not None and not isinstance(value, self.target):
@@ -219,7 +233,7 @@ def _find(model: Any, segment: str) -> Tuple[Optional[str], Any]:
 def _suggest(model: Any, segment: str) -> str:
     names = list(_fields(model))
     close = difflib.get_close_matches(segment, names, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else "."
     return f"{hint} Its fields: {', '.join(names)}."
 
 
@@ -233,6 +247,7 @@ def resolve(model: Any, path: Path) -> Tuple[Path, Optional[FieldSpec]]:
     current: Any = model
     spec: Optional[FieldSpec] = None
     owner_label = getattr(model, "__name__", "model")
+    through = ""  # the Reference followed last, for messages
     position = 0
     while position < len(path):
         segment = path[position]
@@ -255,6 +270,7 @@ def resolve(model: Any, path: Path) -> Tuple[Path, Optional[FieldSpec]]:
                     "resolved through it: query the target model and filter by id"
                 )
             out.append(DEREF)
+            through = f" (reached through the Reference {spec.label})"
             current, spec = target, None
             owner_label = target.__name__
         name, field = _find(current, segment)
@@ -262,7 +278,7 @@ def resolve(model: Any, path: Path) -> Tuple[Path, Optional[FieldSpec]]:
             if _allows_extra(current):
                 out.extend(path[position:])
                 return tuple(out), None
-            where = f"{owner_label}"
+            where = owner_label + through
             raise exc.FieldError(
                 f"{where} has no field {segment!r}{_suggest(current, segment)}"
                 " An undeclared stored field can be read with Stored(\"name\")."
@@ -291,7 +307,7 @@ def resolve(model: Any, path: Path) -> Tuple[Path, Optional[FieldSpec]]:
                 continue
             if spec.kind == "model":
                 current = _model(spec.annotation)
-                owner_label = getattr(current, "__name__", owner_label)
+                owner_label = f"{spec.label} ({getattr(current, '__name__', 'a model')})"
                 continue
             if spec.kind in ("any", "dict"):
                 current = None

@@ -7,6 +7,7 @@ Nulls and values of the wrong kind are ignored, as SQL ignores NULL:
 
 from __future__ import annotations
 
+import decimal
 from typing import Any, Optional, Union
 
 from .. import exceptions as exc
@@ -31,8 +32,20 @@ class Aggregate:
             )
         return f"{self.field_name}__{self.func}"
 
-    def finish(self, row: dict[str, Any], alias: str) -> Any:
-        """Turn the server's partial result into the final value."""
+    def scale(self, spec: Any) -> Optional[int]:
+        """Decimal places to sum at, for an exact sum of a Decimal field that declares them.
+
+        The server sums doubles; ``ROUND(value * 10**places)`` is an exact integer
+        for every stored value, and integer sums stay exact below 2**53.
+        """
+        if self.func in ("sum", "avg") and getattr(spec, "kind", None) == "decimal":
+            places = getattr(spec, "places", None)
+            return places if isinstance(places, int) and 0 <= places <= 15 else None
+        return None
+
+    def finish(self, row: dict[str, Any], alias: str, spec: Any = None) -> Any:
+        """Turn the server's partial result into the final value (a Decimal for a Decimal
+        field, a datetime for a datetime field's min or max)."""
         value = row.get(alias)
         if self.func == "count":
             return int(value or 0)
@@ -40,9 +53,18 @@ class Aggregate:
             n = row.get(f"{alias}__n") or 0
             if not n:
                 return None
+            if getattr(spec, "kind", None) == "decimal":
+                scale = self.scale(spec)
+                if scale is not None:
+                    total = decimal.Decimal(round(value or 0)).scaleb(-scale)
+                else:
+                    total = decimal.Decimal(repr(float(value or 0)))
+                return total / int(n) if self.func == "avg" else total
             if self.func == "avg":
                 return float(value or 0) / n
             return value
+        if spec is not None and value is not None:
+            return spec.from_stored(value)
         return value
 
     def __repr__(self) -> str:

@@ -68,8 +68,9 @@ class SelectSpec:
     distinct: bool = False
     #: ("outbound"|"inbound"|"any", min, max, start_id, edge_collection) or None
     traversal: Optional[Tuple[Any, ...]] = None
-    #: (field alias, target collection, output name) per select_related join
-    joins: Sequence[Tuple[str, str, str]] = field(default_factory=tuple)
+    #: (field alias, target collection, output name) per select_related join, or
+    #: ("reverse", referring field, referring collection, output name, own collection)
+    joins: Sequence[Tuple[Any, ...]] = field(default_factory=tuple)
     #: maps Python field paths to stored ones (not part of the shape)
     resolve: Optional[Callable[[Path], Path]] = None
     #: gives the field spec of a Python path, to prepare values (not part of the shape)
@@ -92,6 +93,17 @@ def _source_shape(spec: SelectSpec, builder: ShapeBuilder) -> Shape:
             names.collection_name(edges), collection)
 
 
+def _join_shape(join: Tuple[Any, ...]) -> Shape:
+    """A select_related join, every name validated (they are written into the text)."""
+    if join[0] == "reverse":
+        _, referring, collection, out, own = join
+        return ("reverse", names.field_segment(referring), names.collection_name(collection),
+                names.field_segment(out), names.collection_name(own))
+    alias, collection, out = join
+    return (names.field_segment(alias), names.collection_name(collection),
+            names.field_segment(out))
+
+
 def select_shape(spec: SelectSpec, builder: ShapeBuilder) -> Shape:
     """The shape of a SELECT: source, filters, order, slice, projection."""
     source = _source_shape(spec, builder)
@@ -105,8 +117,7 @@ def select_shape(spec: SelectSpec, builder: ShapeBuilder) -> Shape:
     if spec.offset is not None or spec.limit is not None:
         window = (builder.param(spec.offset or 0),
                   builder.param(spec.limit if spec.limit is not None else 2**53))
-    joins = tuple((names.field_segment(a), names.collection_name(c), names.field_segment(o))
-                  for a, c, o in spec.joins)
+    joins = tuple(_join_shape(join) for join in spec.joins)
     return ("select", source, tuple(filters), order, window, spec.projection,
             spec.distinct, joins)
 
@@ -215,7 +226,17 @@ def _render_source(source: Shape) -> str:
     )
 
 
-def _render_projection(projection: Tuple[Any, ...], joins: Sequence[Tuple[str, str, str]]) -> str:
+def _render_join(join: Shape) -> str:
+    if join[0] == "reverse":
+        # the referring documents, in one subquery per row (references hold "collection/key")
+        _, referring, collection, out, own = join
+        return (f'"{out}": (FOR r IN `{collection}` FILTER r["{referring}"] == '
+                f'CONCAT("{own}/", {DOC}["_key"]) RETURN r)')
+    alias, _collection, out = join
+    return f'"{out}": (IS_STRING({DOC}["{alias}"]) ? DOCUMENT({DOC}["{alias}"]) : null)'
+
+
+def _render_projection(projection: Tuple[Any, ...], joins: Sequence[Shape]) -> str:
     kind = projection[0]
     if kind == "values":
         keys, paths = projection[1], projection[2]
@@ -225,10 +246,7 @@ def _render_projection(projection: Tuple[Any, ...], joins: Sequence[Tuple[str, s
         keep = ", ".join(f'"{names.field_segment(k)}"' for k in projection[1])
         return f"KEEP({DOC}, {keep})"
     if joins:
-        merged = ", ".join(
-            f'"{out}": (IS_STRING({DOC}["{alias}"]) ? DOCUMENT({DOC}["{alias}"]) : null)'
-            for alias, _collection, out in joins
-        )
+        merged = ", ".join(_render_join(join) for join in joins)
         return f"MERGE({DOC}, {{{merged}}})"
     return DOC
 
@@ -338,7 +356,8 @@ AGGREGATES = ("count", "sum", "avg", "min", "max")
 
 
 def _aggregate_terms(
-    aggregates: Sequence[Tuple[str, str, Optional[Shape]]], prefix: str
+    aggregates: Sequence[Tuple[str, str, Optional[Shape]]], prefix: str,
+    scales: Sequence[Optional[int]] = (),
 ) -> List[str]:
     """AGGREGATE terms; each aggregate reads only values of the right kind.
 
@@ -350,10 +369,13 @@ def _aggregate_terms(
     for i, (_, func, expr_shape) in enumerate(aggregates):
         value = render_expr(expr_shape)[0] if expr_shape is not None else None
         name = f"{prefix}{i}"
+        scale = scales[i] if i < len(scales) else None
         if func == "count":
             terms.append(f"{name} = SUM({value} == null ? 0 : 1)" if value else f"{name} = SUM(1)")
         elif func in ("sum", "avg"):
-            terms.append(f"{name} = SUM(IS_NUMBER({value}) ? {value} : 0)")
+            # a Decimal with declared places is summed as exact integers (scaled)
+            summed = f"ROUND({value} * {10 ** int(scale)})" if scale is not None else value
+            terms.append(f"{name} = SUM(IS_NUMBER({value}) ? {summed} : 0)")
             terms.append(f"{name}n = SUM(IS_NUMBER({value}) ? 1 : 0)")
         elif func in ("min", "max"):
             terms.append(
@@ -370,11 +392,12 @@ def render_aggregate(
     groups: Tuple[Tuple[str, Shape], ...],
     aggregates: Tuple[Tuple[str, str, Optional[Shape]], ...],
     order: Tuple[Tuple[str, bool], ...],
+    scales: Tuple[Optional[int], ...] = (),
 ) -> str:
     select = render_select(shape)
     body = select[: select.rindex("\nRETURN ")]
     collect = ", ".join(f"g{i} = {render_expr(s)[0]}" for i, (_, s) in enumerate(groups))
-    terms = _aggregate_terms(aggregates, "a")
+    terms = _aggregate_terms(aggregates, "a", scales)
     parts = [body, "COLLECT" + (f" {collect}" if collect else "")]
     if terms:
         parts[-1] += " AGGREGATE " + ", ".join(terms)
@@ -397,6 +420,7 @@ def compile_aggregate(
     groups: Sequence[Tuple[str, Expression]],
     aggregates: Sequence[Tuple[str, str, Optional[Expression]]],
     order: Sequence[Tuple[str, bool]] = (),
+    scales: Sequence[Optional[int]] = (),
 ) -> CompiledQuery:
     builder = ShapeBuilder(spec.resolve, spec.describe)
     base = SelectSpec(**{**spec.__dict__, "order": (), "projection": ("doc",)})
@@ -409,7 +433,7 @@ def compile_aggregate(
         names.field_segment(n)
         if f not in AGGREGATES:
             raise exc.ValidationError(f"unknown aggregate {f!r}")
-    text = render_aggregate(shape, group_shapes, agg_shapes, tuple(order))
+    text = render_aggregate(shape, group_shapes, agg_shapes, tuple(order), tuple(scales))
     return CompiledQuery(text, bind_vars(builder.values))
 
 

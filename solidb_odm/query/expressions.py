@@ -451,19 +451,20 @@ class Transform(Expression):
         get_transform(name)  # unknown names fail at construction
         self.name, self.inner = name, inner
 
-    def source_kind(self, builder: ShapeBuilder) -> Optional[str]:
+    def checked_source(self, builder: ShapeBuilder) -> Optional[str]:
+        """The kind of the field read; ``FieldError`` if the transform does not apply to it."""
         spec = self.inner.spec(builder)
-        return getattr(spec, "kind", None)
-
-    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
-        source = self.source_kind(builder)
-        spec = self.inner.spec(builder)
+        source = getattr(spec, "kind", None)
         transform = get_transform(self.name)
         if spec is not None and source not in transform.applies_to:
             raise exc.FieldError(
                 f"{spec.label} is a {source} field: the transform {self.name!r} applies to "
                 f"{', '.join(sorted(transform.applies_to))} fields"
             )
+        return source
+
+    def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        source = self.checked_source(builder)
         return ("transform", self.name, self.inner.shape(builder), source)
 
     def fields(self) -> Iterator[Path]:

@@ -197,7 +197,7 @@ def bounded(lookup: Lookup, builder: ShapeBuilder, op: str) -> Optional[Shape]:
     if not isinstance(lhs.inner, F):
         return None
     transform = get_transform(lhs.name)
-    source = lhs.source_kind(builder)
+    source = lhs.checked_source(builder)
     label = getattr(lhs.inner.spec(builder), "label", "value")
     field = lhs.inner.shape(builder)
     if op == "range":

@@ -199,8 +199,23 @@ class QuerySet(Generic[D]):
     # -- building ---------------------------------------------------------------
 
     def all(self) -> QuerySet[D]:
-        """A copy of this QuerySet: every document, when called on ``Model.objects``."""
-        return self._clone()
+        """A copy of this QuerySet: every document, when called on ``Model.objects``.
+
+        On a reverse relation that a prefetch loaded (``user.post_set.all()``),
+        the copy keeps the loaded documents, as in Django.
+        """
+        clone = self._clone()
+        if self.__dict__.get("_prefetched"):
+            clone._result_cache = self._result_cache
+            clone.__dict__["_prefetched"] = True
+        return clone
+
+    def with_results(self, objs: Sequence[D]) -> QuerySet[D]:
+        """This QuerySet holding ``objs`` as its results (what a prefetch loaded for it)."""
+        clone = self._clone()
+        clone._result_cache = list(objs)
+        clone.__dict__["_prefetched"] = True
+        return clone
 
     def none(self) -> QuerySet[D]:
         """A QuerySet that matches nothing and still chains (as Django's ``none()``)."""
@@ -299,22 +314,29 @@ class QuerySet(Generic[D]):
         clone._projection = ("only", keep)
         return clone
 
-    def select_related(self, *fields: str) -> QuerySet[D]:
-        """Load referenced documents in the same query (a DOCUMENT() join)."""
+    def _check_relations(self, fields: Sequence[str]) -> None:
         refs = self.model.references()
+        reverse = self.model.reverse_relations()
         for name in fields:
-            if name not in refs:
-                raise exc.ValidationError(f"{self.model.__name__}.{name} is not a Reference field")
+            if name not in refs and name not in reverse:
+                known = sorted({*refs, *reverse})
+                raise exc.FieldError(
+                    f"{self.model.__name__}.{name} is neither a Reference field nor a reverse "
+                    f"relation; its relations: {', '.join(known) or '(none)'}"
+                )
+
+    def select_related(self, *fields: str) -> QuerySet[D]:
+        """Load related documents in the same query: a ``DOCUMENT()`` join for a Reference,
+        a subquery for a reverse relation (``select_related("post_set")``)."""
+        self._check_relations(fields)
         clone = self._clone()
         clone._select_related = tuple(dict.fromkeys((*self._select_related, *fields)))
         return clone
 
     def prefetch_related(self, *fields: str) -> QuerySet[D]:
-        """Load referenced documents with one more query per field, after the main one."""
-        refs = self.model.references()
-        for name in fields:
-            if name not in refs:
-                raise exc.ValidationError(f"{self.model.__name__}.{name} is not a Reference field")
+        """Load related documents with one more query per relation, after the main one
+        (a Reference's targets, or a reverse relation's referring documents)."""
+        self._check_relations(fields)
         clone = self._clone()
         clone._prefetch_related = tuple(dict.fromkeys((*self._prefetch_related, *fields)))
         return clone
@@ -358,11 +380,18 @@ class QuerySet(Generic[D]):
     # -- compiling ---------------------------------------------------------------
 
     def _spec(self) -> SelectSpec:
-        joins = tuple(
-            (self.model.wire_name(name), refs_target, REL_PREFIX + name)
-            for name in self._select_related
-            for refs_target in [self.model.references()[name].target.collection_name()]
-        )
+        refs = self.model.references()
+        reverse = self.model.reverse_relations()
+        joins: List[Tuple[Any, ...]] = []
+        for name in self._select_related:
+            if name in refs:
+                joins.append((self.model.wire_name(name), refs[name].target.collection_name(),
+                              REL_PREFIX + name))
+            else:
+                relation = reverse[name]
+                joins.append(("reverse", relation.stored_field,
+                              relation.source.collection_name(), REL_PREFIX + name,
+                              self.model.collection_name()))
         return SelectSpec(
             collection=self.model.collection_name(),
             where=tuple(self._where) if not self._empty else (Not(Everything()),),
@@ -372,7 +401,7 @@ class QuerySet(Generic[D]):
             projection=self._projection,
             distinct=self._distinct,
             traversal=self._traversal,
-            joins=joins,
+            joins=tuple(joins),
             resolve=self.model.wire_path,
             describe=self.model.field_spec,
         )
@@ -485,9 +514,14 @@ class QuerySet(Generic[D]):
         out: List[Any] = model.from_wire_many(rows, db, loaded)
         if related_rows:
             refs = model.references()
+            reverse = model.reverse_relations()
             for obj, related in zip(out, related_rows, strict=False):
                 cache = state_of(obj).related
                 for name, value in related.items():
+                    if name in reverse:  # a list of the referring documents
+                        source = reverse[name].source
+                        cache[name] = source.from_wire_many(list(value or []), db)
+                        continue
                     target = refs[name].target
                     cache[name] = target.from_wire(value, db) if value else None
         if session is not None:
@@ -497,7 +531,11 @@ class QuerySet(Generic[D]):
     def _prefetch_op(self, objs: List[Any]) -> Op[None]:
         db = self.db
         refs = self.model.references()
+        reverse = self.model.reverse_relations()
         for name in self._prefetch_related:
+            if name in reverse:
+                yield from self._prefetch_reverse_op(objs, name, reverse[name])
+                continue
             ids = sorted({getattr(o, name) for o in objs if getattr(o, name)})
             target = refs[name].target
             found: Dict[str, Any] = {}
@@ -509,6 +547,21 @@ class QuerySet(Generic[D]):
                 found = {local_id(r["_id"]): target.from_wire(r, db) for r in rows}
             for obj in objs:
                 state_of(obj).related[name] = found.get(getattr(obj, name))
+
+    def _prefetch_reverse_op(self, objs: List[Any], name: str, relation: Any) -> Op[None]:
+        """One query for the documents referring to any of ``objs``, grouped by referent."""
+        refs = sorted({o.ref for o in objs if o.ref})
+        found: Dict[str, List[Any]] = {ref: [] for ref in refs}
+        if refs:
+            related_qs = relation.source.objects.using(self.db).filter(
+                **{f"{relation.field}__in": refs})
+            session = self._active_session()
+            if session is not None:
+                related_qs = related_qs.with_session(session)
+            for doc in (yield from related_qs._fetch_op()):
+                found.setdefault(getattr(doc, relation.field), []).append(doc)
+        for obj in objs:
+            state_of(obj).related[name] = found.get(obj.ref, []) if obj.ref else []
 
     def _project_objects(self, objs: List[Any]) -> List[Any]:
         """Apply values()/values_list()/distinct to objects the session produced."""
@@ -849,10 +902,18 @@ class QuerySet(Generic[D]):
         self._refuse_with_pending("aggregate()")
         items = list(named.items())
         aggregates = [(f"a{i}", a.func, a.expression) for i, (_, a) in enumerate(items)]
-        compiled = compile_aggregate(self._spec(), [], aggregates)
+        specs = self._aggregate_specs([a for _, a in items])
+        scales = [a.scale(s) for (_, a), s in zip(items, specs, strict=True)]
+        compiled = compile_aggregate(self._spec(), [], aggregates, scales=scales)
         rows = (yield from self._query_op(compiled)) if not self._empty else []
         row = rows[0] if rows else {}
-        return {name: agg.finish(row, f"a{i}") for i, (name, agg) in enumerate(items)}
+        return {name: agg.finish(row, f"a{i}", specs[i]) for i, (name, agg) in enumerate(items)}
+
+    def _aggregate_specs(self, aggregates: Sequence[Aggregate]) -> List[Any]:
+        """The model field each aggregate reads (None for ``Count()`` or an expression)."""
+        builder = self._builder()
+        return [a.expression.spec(builder) if a.expression is not None else None
+                for a in aggregates]
 
     def annotate(self, **aggregates: Aggregate) -> List[Dict[str, Any]]:
         """Group by the fields named in ``values(...)`` and aggregate each group.
@@ -878,6 +939,8 @@ class QuerySet(Generic[D]):
         groups = [(f"g{i}", F(p)) for i, p in enumerate(paths)]
         items = list(aggregates.items())
         aggs = [(f"a{i}", a.func, a.expression) for i, (_, a) in enumerate(items)]
+        specs = self._aggregate_specs([a for _, a in items])
+        scales = [a.scale(s) for (_, a), s in zip(items, specs, strict=True)]
         order: List[Tuple[str, bool]] = []
         names_to_slot = {k: f"g{i}" for i, k in enumerate(keys)}
         names_to_slot.update({n: f"a{i}" for i, (n, _) in enumerate(items)})
@@ -889,13 +952,13 @@ class QuerySet(Generic[D]):
         base = self._clone()
         base._projection = ("doc",)
         base._order = []
-        compiled = compile_aggregate(base._spec(), groups, aggs, order)
+        compiled = compile_aggregate(base._spec(), groups, aggs, order, scales=scales)
         rows = (yield from self._query_op(compiled)) if not self._empty else []
         out = []
         for row in rows:
             item = {k: row.get(f"g{i}") for i, k in enumerate(keys)}
             for i, (name, agg) in enumerate(items):
-                item[name] = agg.finish(row, f"a{i}")
+                item[name] = agg.finish(row, f"a{i}", specs[i])
             out.append(item)
         return out
 
