@@ -23,8 +23,9 @@ class OracleDoc(Document):
     txt: Optional[str] = None
     txt2: Optional[str] = None
     flag: bool
+    # the two usual spellings of a constrained Decimal: inside the type, and on the field
     amount: Optional[Money] = None
-    amount2: Optional[Money] = None
+    amount2: Optional[Decimal] = Field(None, max_digits=12, decimal_places=2)
     at: Optional[dt.datetime] = None
     at2: Optional[dt.datetime] = None
     day: Optional[dt.date] = None

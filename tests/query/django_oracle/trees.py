@@ -16,8 +16,10 @@ generated with a value for which those differences cannot show on these rows:
 
 A drawn value that fails its check is redrawn (the check runs over all rows,
 so it holds for every tree the leaf ends up in). ``exact``, ``in``, ``gt``,
-``range``... on strings are binary comparisons in SQLite (UTF-8 byte order),
-which is the ODM's documented order, so they are compared on every value.
+``range`` and ``order_by`` on strings are binary comparisons in SQLite (UTF-8
+byte order, as PostgreSQL with ``COLLATE "C"``; a PostgreSQL database with a
+linguistic collation orders differently), which is the ODM's documented order,
+so they are compared on every value.
 ``None`` inside an ``__in`` list is dropped by Django 5.2 (``exclude()`` is
 then the complement of ``filter()``); Django 6.1 makes a negated ``__in``
 with ``None`` leave out the null rows too (``NOT (f IN (...) OR f IS NULL)``),
@@ -29,8 +31,8 @@ are SQLite-only (PostgreSQL has no ``max(boolean)``) and are not generated.
 Features
 --------
 Every leaf, ordering and aggregate names its *features* (``"decimal:gt"``,
-``"datetime__year:in"``, ``"F:date:lt"``, ``"str:order"``, ``"decimal:sum"``,
-``"coerce:int"``); ``gaps.blocked`` keeps the features of known gaps out.
+``"datetime__year:in"``, ``"F:date:lt"``, ``"str:order"``, ``"decimal:sum"`` and,
+for aggregates, the field too: ``"amount:sum"``; ``"coerce:int"``); ``gaps.blocked`` keeps the features of known gaps out.
 """
 
 from __future__ import annotations
@@ -389,7 +391,8 @@ class Generator:
                         continue
                     if kind == "bool" and func != "Count":
                         continue  # SQLite-only semantics (see the module docstring)
-                if not gaps.blocked({f"{kind}:{func.lower()}"}):
+                features = {f"{kind}:{func.lower()}", f"{field or 'rows'}:{func.lower()}"}
+                if not gaps.blocked(features):
                     out.append(Aggregate(f"a{i}", func, field))
                     break
         return tuple(out)
