@@ -634,3 +634,17 @@ def test_update_with_an_f_expression_agrees_with_django(odm_db: Database) -> Non
     OracleDoc.objects.using(odm_db).update(num=ODM.F("num2") + 1, num2=ODM.F("num") * 2)
     got = sorted(OracleDoc.objects.using(odm_db).values_list("key", "num", "num2"))
     assert got == want
+
+
+@pytest.mark.parametrize(("keyword", "value", "means"), [
+    ("day__year__gte", 0, {"day__isnull": False}), ("day__year", 0, {"pk__in": []}),
+    ("day__year__lt", 10000, {"day__isnull": False}), ("at__year__gt", -5, {"at__isnull": False}),
+])
+def test_years_django_cannot_make_a_date_of(plain_db: Database, keyword: str, value: int,
+                                            means: Dict[str, Any]) -> None:
+    """Not copied: Django turns ``year`` compared with a constant into a range of dates and
+    raises ``ValueError('year 0 is out of range')`` outside 1..9999 (``__in`` and ``__range``
+    have no such limit); the ODM answers what the comparison means."""
+    want, got = lookup_outcomes(plain_db, keyword, value, "filter")
+    assert isinstance(want.error, ValueError), want
+    assert got.keys == sorted(OracleRow.objects.filter(**means).values_list("key", flat=True))

@@ -348,6 +348,8 @@ class Generator:
             features.add(f"{feature_kind}:exact_none")
         else:
             value = self.value(field, transforms, kind)
+            if transforms[-1:] == ("year",) and not 1 <= value <= 9999:
+                return None  # Django cannot make a date of it and raises (see the test)
         if not transforms and lookup not in ("isnull",) and rng.random() < 0.06:
             value = _spelled_as_text(value)
             if value is None:
