@@ -43,7 +43,8 @@ def install_root(version: str = PINNED_SOLIDB_VERSION) -> Path:
 
 
 def find_solidb_binary() -> str:
-    """Locate the server: ``$SOLIDB_BIN``, the pinned install, ``PATH``, cargo's bin dir."""
+    """Locate the server: ``$SOLIDB_BIN``, the pinned install (release build, then dev
+    build), ``PATH``, cargo's bin dir."""
     explicit = os.environ.get("SOLIDB_BIN")
     if explicit:
         if not os.access(explicit, os.X_OK):
@@ -51,6 +52,7 @@ def find_solidb_binary() -> str:
         return explicit
     candidates: List[Optional[str]] = [
         str(install_root() / "bin" / "solidb"),
+        str(INSTALL_HOME / f"solidb-{PINNED_SOLIDB_VERSION}-dev" / "bin" / "solidb"),
         shutil.which("solidb"),
         str(Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo")) / "bin" / "solidb"),
     ]
