@@ -222,6 +222,8 @@ def spec_of(model: Any, name: str, field: Any) -> FieldSpec:
 
 def _find(model: Any, segment: str) -> Tuple[Optional[str], Any]:
     fields = _fields(model)
+    if segment == "pk" and "key" in fields and "pk" not in fields:
+        segment = "key"  # Django's name for the primary key
     if segment in fields:
         return segment, fields[segment]
     for name, field in fields.items():  # the stored name also works: "_key", an alias
@@ -295,7 +297,7 @@ def resolve(model: Any, path: Path) -> Tuple[Path, Optional[FieldSpec]]:
                 current = _model(inner.annotation) if inner is not None else None
                 if current is None and not isinstance(nxt, int):
                     if inner is not None and _kind(inner.annotation) not in ("any", "dict"):
-                        raise exc.ValidationError(
+                        raise exc.FieldError(
                             f"{spec.label} is a list of {_kind(inner.annotation)} values: "
                             f"{nxt!r} is neither a lookup nor a field inside it; its lookups: "
                             f"{', '.join(lookups_for(spec))}"
@@ -312,7 +314,7 @@ def resolve(model: Any, path: Path) -> Tuple[Path, Optional[FieldSpec]]:
             if spec.kind in ("any", "dict"):
                 current = None
                 continue
-            raise exc.ValidationError(
+            raise exc.FieldError(
                 f"{spec.label} is a {spec.kind} field: {'__'.join(map(str, path[position:]))!r} "
                 f"is neither a lookup nor a field inside it; its lookups: "
                 f"{', '.join(lookups_for(spec))}"

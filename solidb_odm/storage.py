@@ -191,11 +191,27 @@ def to_stored_converter(annotation: Any) -> Optional[Convert]:
 
 
 def decimal_places(field: Any) -> Optional[int]:
-    """The ``decimal_places`` a pydantic field declares, if any."""
+    """The ``decimal_places`` a pydantic field declares, if any: on the field, or inside its
+    annotation (``Optional[Annotated[Decimal, Field(decimal_places=2)]]``)."""
     places = None
     for item in getattr(field, "metadata", ()):
         places = getattr(item, "decimal_places", places)
-    return places
+    if places is not None:
+        return int(places)
+    pending = [getattr(field, "annotation", None)]
+    while pending:
+        annotation = pending.pop()
+        if typing.get_origin(annotation) is typing.Annotated:
+            for item in _args(annotation)[1:]:
+                found = getattr(item, "decimal_places", None)
+                for inner in getattr(item, "metadata", ()):
+                    found = getattr(inner, "decimal_places", found)
+                if isinstance(found, int):
+                    return int(found)
+            pending.append(_args(annotation)[0])
+        elif _is_union(annotation):
+            pending.extend(_args(annotation))
+    return None
 
 
 Plan = Tuple[Tuple[str, Convert], ...]

@@ -160,6 +160,8 @@ def render_expr(shape: Shape) -> Tuple[str, str]:
         return f"@p{shape[2]}", shape[1]
     if tag == "const":
         return ("true" if shape[1] else "false"), "bool"
+    if tag == "list":  # values and fields, as a list built for each document
+        return "[" + ", ".join(render_expr(a)[0] for a in shape[1]) + "]", "exprs"
     if tag == "alts":  # equal values of several spellings, as a list
         return "[" + ", ".join(render_expr(a)[0] for a in shape[1]) + "]", "alts"
     if tag == "pair":

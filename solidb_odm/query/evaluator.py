@@ -57,6 +57,8 @@ def eval_expr(shape: Shape, doc: Mapping[str, Any], values: Sequence[Any]) -> An
         return values[shape[2]]
     if tag == "const":
         return shape[1]
+    if tag == "list":
+        return [eval_expr(part, doc, values) for part in shape[1]]
     if tag == "alts":  # spellings of one value (0 and -0.0): the first stands for all
         return eval_expr(shape[1][0], doc, values)
     if tag == "pair":

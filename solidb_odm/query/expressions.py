@@ -451,6 +451,17 @@ class Transform(Expression):
         get_transform(name)  # unknown names fail at construction
         self.name, self.inner = name, inner
 
+    def spec(self, builder: ShapeBuilder) -> Any:
+        """What the transform yields, as a field kind, so lookups and further transforms
+        check what they apply to (``at__year__year`` is refused; ``at__date__year`` is not)."""
+        inner = self.inner.spec(builder)
+        if inner is None:
+            return None
+        self.checked_source(builder)
+        kind = {"int": "number", "date": "date", "time": "time", "text": "text"}.get(
+            get_transform(self.name).output, "any")
+        return TransformOutput(kind, f"{inner.label}__{self.name}")
+
     def checked_source(self, builder: ShapeBuilder) -> Optional[str]:
         """The kind of the field read; ``FieldError`` if the transform does not apply to it."""
         spec = self.inner.spec(builder)
@@ -469,6 +480,16 @@ class Transform(Expression):
 
     def fields(self) -> Iterator[Path]:
         return self.inner.fields()
+
+
+class TransformOutput:
+    """The kind of value a transform yields (a stand-in for a field spec)."""
+
+    __slots__ = ("kind", "label")
+
+    def __init__(self, kind: str, label: str) -> None:
+        self.kind = kind
+        self.label = label
 
 
 class OrderBy:
@@ -551,7 +572,10 @@ class And(Predicate):
         self.children = tuple(children)
 
     def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
-        return ("and", tuple(c.shape(builder) for c in self.children))
+        kept = [c for c in self.children if not _is_empty(c)]
+        if not kept:
+            return ("true",)
+        return ("and", tuple(c.shape(builder) for c in kept))
 
     def fields(self) -> Iterator[Path]:
         for child in self.children:
@@ -563,11 +587,20 @@ class Or(Predicate):
         self.children = tuple(children)
 
     def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
-        return ("or", tuple(c.shape(builder) for c in self.children))
+        # an empty Q() is no condition: it drops out of an OR, as in Django
+        kept = [c for c in self.children if not _is_empty(c)]
+        if not kept:
+            return ("true",)
+        return ("or", tuple(c.shape(builder) for c in kept))
 
     def fields(self) -> Iterator[Path]:
         for child in self.children:
             yield from child.fields()
+
+
+def _is_empty(predicate: Predicate) -> bool:
+    """An empty ``Q()``: no condition at all (Django), so negating it is no condition too."""
+    return isinstance(predicate, Q) and all(_is_empty(c) for c in predicate.children)
 
 
 class Not(Predicate):
@@ -575,6 +608,8 @@ class Not(Predicate):
         self.child = child
 
     def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
+        if _is_empty(self.child):
+            return ("true",)
         return ("not", self.child.shape(builder))
 
     def fields(self) -> Iterator[Path]:
@@ -596,9 +631,12 @@ class Q(Predicate):
         self.children: Tuple[Predicate, ...] = tuple(parts)
 
     def shape(self, builder: ShapeBuilder) -> Tuple[Any, ...]:
-        if len(self.children) == 1:
-            return self.children[0].shape(builder)
-        return ("and", tuple(c.shape(builder) for c in self.children))
+        kept = [c for c in self.children if not _is_empty(c)]
+        if not kept:
+            return ("true",)
+        if len(kept) == 1:
+            return kept[0].shape(builder)
+        return ("and", tuple(c.shape(builder) for c in kept))
 
     def fields(self) -> Iterator[Path]:
         for child in self.children:
@@ -639,6 +677,19 @@ def lookup_from_kwarg(key: str, value: Any) -> Predicate:
     if lookup == "exact" and value is None:
         return Lookup("isnull", expr, True)
     return Lookup(lookup, expr, value)
+
+
+def expression_from_name(name: str) -> Expression:
+    """``"published_at__year"`` -> ``Transform("year", F("published_at"))``; a plain path
+    stays an ``F`` (for ``order_by`` and ``values`` names)."""
+    parts = name.split(LOOKUP_SEP)
+    transforms: List[str] = []
+    while len(parts) > 1 and has_transform(parts[-1]):
+        transforms.insert(0, parts.pop())
+    expr: Expression = F(LOOKUP_SEP.join(parts))
+    for transform in transforms:
+        expr = Transform(transform, expr)
+    return expr
 
 
 def lookups_to_predicate(args: Sequence[Any], kwargs: Dict[str, Any]) -> Optional[Predicate]:

@@ -480,6 +480,15 @@ class In(BaseLookup):
         return _with_both_zeros([v for v in to_wire(list(value)) if v is not None])
 
     def shape(self, lookup: Lookup, builder: ShapeBuilder) -> Shape:
+        value = lookup.value
+        if isinstance(value, (list, tuple)) and any(isinstance(v, Expression) for v in value):
+            # fields among the values (``num__in=[F("other"), 3]``): a list built per row
+            spec = check_applies(self, lookup, builder)
+            parts = tuple(
+                v.shape(builder) if isinstance(v, Expression)
+                else builder.param(spec.prepare(v) if spec is not None else to_wire(v))
+                for v in value if v is not None)
+            return ("lookup", self.name, lookup.lhs.shape(builder), ("list", parts))
         shaped = super().shape(lookup, builder)
         rhs = shaped[3]
         if rhs[0] == "param" and any(kind(v) in ("list", "obj") for v in builder.values[rhs[2]]):

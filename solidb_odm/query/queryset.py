@@ -53,6 +53,7 @@ from .expressions import (
     OrderBy,
     Predicate,
     ShapeBuilder,
+    expression_from_name,
     lookups_to_predicate,
     split_path,
     to_wire,
@@ -68,6 +69,8 @@ D = TypeVar("D", bound="Document")
 #: Rows fetched per round trip while iterating (a response must stay under 16 MiB).
 DEFAULT_CHUNK_SIZE = 2000
 REL_PREFIX = "__odm_rel__"
+#: field kinds whose stored form is not their Python value (values() converts them)
+_CONVERTED_KINDS = frozenset({"decimal", "datetime", "date", "time", "uuid"})
 
 
 class QuerySet(Generic[D]):
@@ -262,8 +265,8 @@ class QuerySet(Generic[D]):
             return term.asc()
         if isinstance(term, str):
             if term.startswith("-"):
-                return F(term[1:]).desc()
-            return F(term.lstrip("+")).asc()
+                return expression_from_name(term[1:]).desc()
+            return expression_from_name(term.lstrip("+")).asc()
         raise exc.ValidationError(f"cannot order by {term!r}")
 
     def reverse(self) -> QuerySet[D]:
@@ -302,6 +305,10 @@ class QuerySet(Generic[D]):
         paths = tuple(self.model.wire_path(split_path(f)) for f in fields)
         self._values_keys = tuple(fields)
         self._projection = ("values", tuple(f"v{i}" for i in range(len(fields))), paths)
+        # values come back as the fields' Python types (a Decimal, a datetime), as in Django
+        specs = [self.model.field_spec(split_path(f)) for f in fields]
+        self.__dict__["_values_specs"] = tuple(
+            s if s is not None and s.kind in _CONVERTED_KINDS else None for s in specs)
 
     def only(self, *fields: str) -> QuerySet[D]:
         """Load only these fields (plus the system ones); saving writes only them."""
@@ -497,6 +504,13 @@ class QuerySet(Generic[D]):
         if kind == "values":
             keys = self._values_keys
             slots = self._projection[1]
+            specs = self.__dict__.get("_values_specs") or ()
+            if any(specs):
+                rows = [dict(row) for row in rows]
+                for spec, slot in zip(specs, slots, strict=False):
+                    if spec is not None:
+                        for row in rows:
+                            row[slot] = spec.from_stored(row.get(slot))
             if self._as_tuples:
                 if self._flat:
                     return [row[slots[0]] for row in rows]
@@ -910,10 +924,21 @@ class QuerySet(Generic[D]):
         return {name: agg.finish(row, f"a{i}", specs[i]) for i, (name, agg) in enumerate(items)}
 
     def _aggregate_specs(self, aggregates: Sequence[Aggregate]) -> List[Any]:
-        """The model field each aggregate reads (None for ``Count()`` or an expression)."""
+        """The model field each aggregate reads (None for ``Count()`` or an expression).
+
+        ``Sum``/``Avg`` of a field that holds no numbers (a date, a text) is refused,
+        as Django refuses it.
+        """
         builder = self._builder()
-        return [a.expression.spec(builder) if a.expression is not None else None
-                for a in aggregates]
+        specs = [a.expression.spec(builder) if a.expression is not None else None
+                 for a in aggregates]
+        for agg, spec in zip(aggregates, specs, strict=True):
+            if agg.func in ("sum", "avg") and spec is not None and spec.kind not in (
+                    "number", "decimal", "any", "bool"):
+                raise exc.FieldError(
+                    f"{type(agg).__name__} needs a number field; {spec.label} is a "
+                    f"{spec.kind} field")
+        return specs
 
     def annotate(self, **aggregates: Aggregate) -> List[Dict[str, Any]]:
         """Group by the fields named in ``values(...)`` and aggregate each group.
