@@ -39,10 +39,14 @@ def odm_documents(rows: Iterable[Row]) -> List[dict]:
 
 
 def load_odm(db: Database, rows: Sequence[Row], indexed: bool = False) -> None:
-    """Create the collection (with a persistent index per field when ``indexed``), insert."""
+    """Create the collection (with a persistent index per field when ``indexed``), insert.
+
+    Documents already in the collection are removed first.
+    """
     db.register(OracleDoc)
     db.sync()
     collection = OracleDoc.collection_name()
+    OracleDoc.objects.using(db).delete()
     if indexed:
         for name in FIELDS:
             db.client.create_index(db.name, collection, f"oracle_{name}",
