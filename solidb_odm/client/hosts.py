@@ -155,6 +155,11 @@ class HostSet:
         self._lock = threading.Lock()
         self._primary = 0
         self._turn = itertools.count()
+        self._round_robin = strategy == "round_robin"
+        self._rotations: tuple[tuple[Node, ...], ...] = ()
+        self._reorder()
+        #: every node up and caught up: candidates() takes the fast path
+        self._healthy = True
         #: bumped on every change of health, so the monitor knows when to look
         self.changed = threading.Event()
 
@@ -165,29 +170,51 @@ class HostSet:
         """The node fallback traffic goes to now."""
         return self.nodes[self._primary]
 
-    def candidates(self, read: bool) -> list[Node]:
+    def candidates(self, read: bool) -> Sequence[Node]:
         """The nodes to try for one request, best first; never empty.
 
         Nodes that are up come first (for a read with round-robin, starting
         at the next one in turn; otherwise at the fallback node); down nodes
         follow, soonest due for a retry first, as a last resort rather than
-        no answer at all.
+        no answer at all. While every node is up this is a lookup in orders
+        made in advance: the cost a multi-host client adds to each request.
         """
+        if self._healthy:
+            if read and self._round_robin:
+                rotations = self._rotations
+                return rotations[next(self._turn) % len(rotations)]
+            return self._rotations[self._primary]
+        return self._degraded_candidates(read)
+
+    def _degraded_candidates(self, read: bool) -> list[Node]:
         nodes = self.nodes
         count = len(nodes)
-        if self.strategy == "round_robin" and read:
+        if self._round_robin and read:
             start = next(self._turn) % count
         else:
             start = self._primary
         order = nodes[start:] + nodes[:start] if start else list(nodes)
         up = [n for n in order if n.down_since is None]
-        if self.strategy == "round_robin" and read and any(n.ready_at for n in up):
+        if any(n.ready_at for n in up):
             now = time.monotonic()
-            up = [n for n in up if n.ready_at <= now] + [n for n in up if n.ready_at > now]
+            for node in up:
+                if node.ready_at and node.ready_at <= now:
+                    node.ready_at = 0.0  # caught up by now, as far as anyone can tell
+            if self._round_robin and read:
+                up = [n for n in up if n.ready_at <= now] + [n for n in up if n.ready_at > now]
         if len(up) == count:
+            if not any(n.ready_at for n in up):
+                with self._lock:  # checked again: a failure may have come in meanwhile
+                    self._healthy = all(n.down_since is None and not n.ready_at
+                                        for n in self.nodes)
             return up
         down = sorted((n for n in order if n.down_since is not None), key=lambda n: n.retry_at)
         return up + down
+
+    def _reorder(self) -> None:
+        """Under the lock (or alone): the rotations of the node list, one per start."""
+        nodes = tuple(self.nodes)
+        self._rotations = tuple(nodes[i:] + nodes[:i] for i in range(len(nodes)))
 
     # -- reporting -----------------------------------------------------------
 
@@ -200,6 +227,7 @@ class HostSet:
             if moved:
                 node.failovers += 1
             node.last_error = f"{type(error).__name__}: {error}"
+            self._healthy = False
             if node.down_since is None:
                 node.down_since = now
             delay = min(self.backoff * (2 ** (node.failures - 1)), self.max_backoff)
@@ -223,6 +251,7 @@ class HostSet:
             node.failures = 0
             if probe and node.down_since is not None:
                 node.ready_at = time.monotonic() + self.rejoin_delay
+                self._healthy = False  # until the node has had time to catch up
             node.down_since = None
             node.retry_at = 0.0
             if self.nodes[self._primary].down_since is not None:
@@ -255,6 +284,7 @@ class HostSet:
                 return None
             node = Node(address, len(self.nodes), discovered=True)
             self.nodes = [*self.nodes, node]  # replaced, never changed: readers need no lock
+            self._reorder()
         self.changed.set()
         return node
 
