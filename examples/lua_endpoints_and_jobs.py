@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict
 from _connection import HOST, PASSWORD, PORT, USERNAME
 
 from solidb_odm import Client
-from solidb_odm.exceptions import UnsupportedError, ValidationError
+from solidb_odm.exceptions import ValidationError
 
 DB = "shop"
 
@@ -112,11 +112,11 @@ client.jobs.cancel(delayed["_key"])
 print("Cancelled", delayed["_key"], "- pending in 'reports':",
       client.jobs.list_jobs("reports", status="pending"))
 
-try:
-    client.cron.create(name="daily-cleanup", schedule="0 2 * * *",
-                       script_path="/scripts/cleanup", params={"days_old": 30})
-except UnsupportedError as err:
-    print("cron:", err)
+# cron definitions are kept in the database; solidb_odm.scheduling (or `solidb-odm cron run`)
+# enqueues each due job (see docs/scheduling.md and examples/cron_scheduler.py)
+nightly = client.cron.create(name="daily-cleanup", schedule="0 2 * * *",
+                             script_path="/scripts/cleanup", params={"days_old": 30})
+print("cron job stored:", nightly["name"], nightly["_key"])
 try:
     client.cron.create(name="typo", schedule="0 25 * * *", script_path="/scripts/cleanup")
 except ValidationError as err:

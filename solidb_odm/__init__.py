@@ -7,6 +7,7 @@ Three layers, bottom up: ``Client`` (the SDK reference's low-level client),
 
 from . import exceptions
 from .client import AsyncClient, Client
+from .client.triggered import TriggersNotFiredError, TriggersNotFiredWarning
 from .database import Database, aconnect, connect, get_default_database, set_default_database
 from .fields import Indexed, Reference
 from .models import Document, Edge
@@ -58,6 +59,8 @@ __all__ = [
     "Reference",
     "Stored",
     "Sum",
+    "TriggersNotFiredError",
+    "TriggersNotFiredWarning",
     "Value",
     "__version__",
     "aconnect",

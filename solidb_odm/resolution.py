@@ -25,6 +25,9 @@ from __future__ import annotations
 import decimal
 import difflib
 import enum
+import functools
+import operator
+import types
 import typing
 import uuid
 from functools import cached_property
@@ -108,12 +111,21 @@ class FieldSpec:
         self.places = places
 
     @property
+    def integral(self) -> bool:
+        """Whether the field holds integers (its ``Sum`` is an int)."""
+        inner = _strip(self.annotation)
+        return isinstance(inner, type) and issubclass(inner, int) and not issubclass(inner, bool)
+
+    @property
     def label(self) -> str:
         return f"{self.owner.__name__}.{self.name}"
 
     @cached_property
     def _adapter(self) -> TypeAdapter[Any]:
-        return TypeAdapter(self.annotation)
+        # the type without its constraints: a query value is compared, not stored, so
+        # ``age__gt=-1`` works on a field declared ``ge=0``, and ``Decimal("1.005")`` on one
+        # with two decimal places (as Django compares them)
+        return TypeAdapter(unconstrained(self.annotation))
 
     @cached_property
     def _store(self) -> Any:
@@ -187,6 +199,26 @@ class FieldSpec:
             f"{self.label} holds a document id: give a saved document, its id or its key, "
             f"not {value!r}"
         )
+
+
+def unconstrained(annotation: Any) -> Any:
+    """``annotation`` without ``Annotated`` metadata, at any depth (``Optional[Annotated[Decimal,
+    Field(decimal_places=2)]]`` is ``Optional[Decimal]``)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return unconstrained(typing.get_args(annotation)[0])
+    args = typing.get_args(annotation)
+    if not args:
+        return annotation
+    stripped = tuple(unconstrained(a) for a in args)
+    if stripped == args:
+        return annotation
+    if origin is typing.Union or origin is types.UnionType:
+        return functools.reduce(operator.or_, stripped)
+    try:
+        return origin[stripped] if len(stripped) > 1 else origin[stripped[0]]
+    except TypeError:
+        return annotation
 
 
 # -- resolution ----------------------------------------------------------------------

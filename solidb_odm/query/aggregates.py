@@ -62,6 +62,8 @@ class Aggregate:
                 return total / int(n) if self.func == "avg" else total
             if self.func == "avg":
                 return float(value or 0) / n
+            if getattr(spec, "integral", False) and isinstance(value, float) and value.is_integer():
+                return int(value)  # a Sum of an int field is an int (exact below 2**53)
             return value
         if spec is not None and value is not None:
             return spec.from_stored(value)
