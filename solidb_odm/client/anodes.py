@@ -19,7 +19,7 @@ from ..ops import HttpRequest, HttpResponse
 from . import failover
 from .aconnection import AsyncConnection
 from .apool import AsyncConnectionPool
-from .hosts import HostSet, Node
+from .hosts import HostSet, Node, served_by
 from .http import HttpTransport
 from .topology import Monitor
 
@@ -85,6 +85,7 @@ class AsyncNodePools:
         last: Optional[exc.ConnectionError] = None
         for node in self.hosts.candidates(plan == failover.READ):
             pool = self.pool(node)
+            served_by.set(node.address)  # for the request event, answered or not
             try:
                 conn = pool.try_acquire() or await pool.acquire()
             except failover.PoolTimeoutError:
@@ -148,6 +149,7 @@ class AsyncNodePools:
         last: Optional[exc.ConnectionError] = None
         for node in self.hosts.candidates(False):
             pool = self.pool(node)
+            served_by.set(node.address)  # for the request event, answered or not
             try:
                 conn = await pool.acquire_pinned()
             except failover.PoolTimeoutError:
@@ -187,6 +189,7 @@ class AsyncNodePools:
         last: Optional[exc.ConnectionError] = None
         for node in self.hosts.candidates(reads):
             transport = HttpTransport(node.host, node.port, timeout=self.request_timeout)
+            served_by.set(node.address)
             try:
                 status, body = await asyncio.to_thread(
                     transport.request, request.method, request.path, request.body,
@@ -216,6 +219,7 @@ class AsyncNodePools:
         last: Optional[exc.ConnectionError] = None
         for node in self.hosts.candidates(False):
             pool = self.pool(node)
+            served_by.set(node.address)  # for the request event, answered or not
             try:
                 first = await pool.open_connection(credentials)
             except exc.ConnectionError as err:

@@ -18,7 +18,7 @@ from .. import exceptions as exc
 from ..ops import AUTO, Command, HttpRequest
 from . import routing
 from .commands import ClientOps
-from .hosts import HostSet, HostSpec, NodeHealth, parse_hosts
+from .hosts import HostSet, HostSpec, NodeHealth, parse_hosts, served_by
 from .state import ClientState
 from .topology import Monitor
 
@@ -175,19 +175,29 @@ class ExecutorBase(Generic[Tx]):
         tx = command.tx
         tx_id = tx if isinstance(tx, str) else (self.in_transaction() if tx is AUTO else None)
         fields = events.describe(command.message, tx_id)
+        host, port = self._where()
         if reply is not None and reply.tx_id and fields["operation"] == routing.BEGIN_COMMAND:
             fields["tx_id"] = reply.tx_id
         events.emit(events.RequestEvent(
             duration=time.perf_counter() - started,
             rows=None if reply is None else events.rows_of(reply.data, reply.count),
-            host=self.host, port=self.port, error=error, **fields,
+            host=host, port=port, error=error, **fields,
         ))
 
     def _http_event(self, request: HttpRequest, started: float, status: int | None,
                     error: BaseException | None) -> None:
+        host, port = self._where()
         events.emit(events.RequestEvent(
             operation=f"HTTP {request.method}", database=self._state.database,
             collection=None, statement=request.path, bind_names=(), bind_vars=None,
-            duration=time.perf_counter() - started, rows=None, host=self.host,
-            port=self.port, tx_id=None, error=error,
+            duration=time.perf_counter() - started, rows=None, host=host,
+            port=port, tx_id=None, error=error,
         ))
+
+    def _where(self) -> tuple[str, int]:
+        """The node that served the caller's last request (the one server, without hosts)."""
+        if self._hosts is not None:
+            address = served_by.get()
+            if address is not None:
+                return address
+        return self.host, self.port

@@ -21,6 +21,7 @@ import itertools
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -33,6 +34,10 @@ STRATEGIES = ("fallback", "round_robin")
 
 UP = "up"
 DOWN = "down"
+
+#: The node that answered the caller's last request on a multi-host client
+#: (a transaction's requests go to the node it began on), for request events.
+served_by: ContextVar[Optional[Address]] = ContextVar("solidb_odm_served_by", default=None)
 
 
 def parse_host(spec: HostSpec, default_port: int = 6745) -> Address:

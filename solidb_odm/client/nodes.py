@@ -18,7 +18,7 @@ from .. import protocol
 from ..ops import HttpRequest, HttpResponse
 from . import failover
 from .connection import Connection
-from .hosts import HostSet, Node
+from .hosts import HostSet, Node, served_by
 from .http import HttpTransport
 from .pool import ConnectionPool
 from .topology import Monitor
@@ -80,6 +80,7 @@ class NodePools:
         last: Optional[exc.ConnectionError] = None
         for node in self.hosts.candidates(plan == failover.READ):
             pool = self.pool(node)
+            served_by.set(node.address)  # for the request event, answered or not
             try:
                 conn = pool.acquire()
             except failover.PoolTimeoutError:
@@ -150,6 +151,7 @@ class NodePools:
         last: Optional[exc.ConnectionError] = None
         for node in self.hosts.candidates(False):
             pool = self.pool(node)
+            served_by.set(node.address)  # for the request event, answered or not
             try:
                 conn = pool.acquire_pinned()
             except failover.PoolTimeoutError:
@@ -189,6 +191,7 @@ class NodePools:
         last: Optional[exc.ConnectionError] = None
         for node in self.hosts.candidates(reads):
             transport = HttpTransport(node.host, node.port, timeout=self.request_timeout)
+            served_by.set(node.address)
             try:
                 status, body = transport.request(
                     request.method, request.path, request.body, query=request.query,

@@ -225,3 +225,21 @@ async def test_discovery_learns_the_peers_of_one_seed(
         assert "_system" in await call(client, "list_databases")
     finally:
         await call(client, "close")
+
+
+async def test_request_events_name_the_node_that_served_them(
+    mode: Mode, cluster: SoliDBCluster, cluster_db: str
+) -> None:
+    from solidb_odm import events
+
+    _seed(cluster, cluster_db, "k", {"v": 1})
+    seen: list[tuple[str, int, bool]] = []
+    client = await open_client(mode, cluster, strategy="round_robin")
+    try:
+        with events.observing(lambda e: seen.append((e.operation, e.port, e.error is None))):
+            for _ in range(3):
+                await call(client, "get", cluster_db, "docs", "k")
+        ports = [port for operation, port, ok in seen if operation == "get"]
+        assert sorted(ports) == sorted(p for _, p in cluster.hosts), seen
+    finally:
+        await call(client, "close")
