@@ -980,8 +980,12 @@ class QuerySet(Generic[D]):
         compiled = compile_aggregate(base._spec(), groups, aggs, order, scales=scales)
         rows = (yield from self._query_op(compiled)) if not self._empty else []
         out = []
+        group_specs = self.__dict__.get("_values_specs") or ()
         for row in rows:
             item = {k: row.get(f"g{i}") for i, k in enumerate(keys)}
+            for k, spec in zip(keys, group_specs, strict=False):
+                if spec is not None:  # a group value in the field's type, as values() gives
+                    item[k] = spec.from_stored(item[k])
             for i, (name, agg) in enumerate(items):
                 item[name] = agg.finish(row, f"a{i}", specs[i])
             out.append(item)

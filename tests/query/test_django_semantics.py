@@ -18,7 +18,7 @@ from typing import Annotated, List, Optional
 import pytest
 from pydantic import BaseModel, Field
 
-from solidb_odm import Avg, Document, Edge, Indexed, Max, Min, Reference, Stored, Sum
+from solidb_odm import Avg, Count, Document, Edge, Indexed, Max, Min, Reference, Stored, Sum
 from solidb_odm import exceptions as exc
 from solidb_odm.database import Database
 from solidb_odm.session import atomic
@@ -205,6 +205,13 @@ async def test_decimals_compare_and_sum_as_numbers(mode: Mode, blog: dict) -> No
     ordered = await mode.list(BlogUser.objects.filter(username__in=["alice", "bob", "cleo"])
                               .order_by("-balance"))
     assert [u.username for u in ordered] == ["bob", "alice", "cleo"]
+    # values() and annotate() groups come back in the field's type, as in Django
+    rows = await mode.list(BlogUser.objects.filter(username="bob").values("balance", "birthday"))
+    assert rows == [{"balance": decimal.Decimal("10.50"), "birthday": dt.date(1999, 1, 9)}]
+    groups = await mode(BlogUser.objects.filter(username__in=["alice", "bob"]).values("balance"),
+                        "annotate", n=Count())
+    assert groups == [{"balance": decimal.Decimal("5.00"), "n": 1},
+                      {"balance": decimal.Decimal("10.50"), "n": 1}]
 
 
 async def test_datetimes_compare_as_instants(mode: Mode, blog: dict) -> None:
