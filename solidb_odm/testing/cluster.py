@@ -46,6 +46,10 @@ class SoliDBCluster:
             cluster.kill(0)
             ...                      # the client carries on with nodes 1 and 2
             cluster.restart(0)       # node 0 rejoins and catches up
+
+    Start and restart nodes from a thread that outlives them (the main
+    thread, in tests): on Linux each server is stopped when the thread that
+    started it ends, so that no server outlives a crashed test run.
     """
 
     def __init__(
