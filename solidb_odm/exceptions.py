@@ -8,7 +8,12 @@ missing things.
 
     SoliDBError
     ├── ConnectionError            network failure, refused, reset, closed mid-frame
-    │   └── TimeoutError           connect, request or pool checkout took too long
+    │   ├── TimeoutError           connect, request or pool checkout took too long
+    │   │   └── PoolTimeoutError   no pooled connection came free in time
+    │   ├── NotSentError           the connection could not be opened: nothing was sent
+    │   │   └── ConnectTimeoutError  (also a TimeoutError)
+    │   ├── TransactionLostError   a transaction's node went away before the commit: safe to rerun
+    │   └── CommitUnknownError     the commit was sent and no answer came
     ├── ProtocolError              malformed or unexpected frame, encode/decode failure
     │   └── MessageTooLargeError   a frame over the 16 MiB limit (never sent)
     ├── ServerError                the server answered with an error
@@ -40,7 +45,9 @@ __all__ = [
     "AlreadyExistsError",
     "AuthError",
     "AuthenticationError",
+    "CommitUnknownError",
     "ConflictError",
+    "ConnectTimeoutError",
     "ConnectionError",
     "DoesNotExist",
     "FieldError",
@@ -49,7 +56,9 @@ __all__ = [
     "MessageTooLargeError",
     "MultipleObjectsReturned",
     "NotFoundError",
+    "NotSentError",
     "PermissionDeniedError",
+    "PoolTimeoutError",
     "ProtocolError",
     "QueryError",
     "RateLimitedError",
@@ -59,6 +68,7 @@ __all__ = [
     "SoliDBError",
     "TimeoutError",
     "TransactionError",
+    "TransactionLostError",
     "UniqueViolationError",
     "UnsupportedError",
     "ValidationError",
@@ -75,6 +85,34 @@ class ConnectionError(SoliDBError):
 
 class TimeoutError(ConnectionError):
     """Connecting, a request, or waiting for a pooled connection took too long."""
+
+
+class NotSentError(ConnectionError):
+    """The connection could not be opened (or authenticated): nothing was sent."""
+
+
+class ConnectTimeoutError(NotSentError, TimeoutError):
+    """Opening the connection timed out: nothing was sent."""
+
+
+class PoolTimeoutError(TimeoutError):
+    """No pooled connection came free in time: the client is busy, the node may be fine."""
+
+
+class TransactionLostError(ConnectionError):
+    """A transaction's node (or its connection) went away before the commit was sent.
+
+    The server rolls back a transaction whose connection closes, so nothing
+    of it was applied: running the whole unit of work again, on any node, is
+    safe (``Database.run_in_session`` does that).
+    """
+
+
+class CommitUnknownError(ConnectionError):
+    """The commit was sent and its answer never came: it may or may not have been applied.
+
+    Not retried automatically; check the data before doing it again.
+    """
 
 
 class ProtocolError(SoliDBError):

@@ -30,6 +30,13 @@ from typing import Any, Optional
 
 from .. import exceptions as exc
 
+# defined with the other errors; re-exported for the client modules that raise them
+from ..exceptions import CommitUnknownError as CommitUnknownError
+from ..exceptions import ConnectTimeoutError as ConnectTimeoutError
+from ..exceptions import NotSentError as NotSentError
+from ..exceptions import PoolTimeoutError as PoolTimeoutError
+from ..exceptions import TransactionLostError as TransactionLostError
+
 READ = "read"
 """Send again to another node."""
 KEYED_INSERT = "keyed_insert"
@@ -46,34 +53,6 @@ _WRITE_WORDS = re.compile(r"\b(insert|update|upsert|replace|remove|create|refres
 
 #: What the server adds to every stored document.
 SERVER_FIELDS = frozenset({"_id", "_rev", "_created_at", "_updated_at"})
-
-
-class NotSentError(exc.ConnectionError):
-    """The connection could not be opened (or authenticated): nothing was sent."""
-
-
-class ConnectTimeoutError(NotSentError, exc.TimeoutError):
-    """Opening the connection timed out: nothing was sent."""
-
-
-class PoolTimeoutError(exc.TimeoutError):
-    """No pooled connection came free in time: the client is busy, the node may be fine."""
-
-
-class TransactionLostError(exc.ConnectionError):
-    """A transaction's node (or its connection) went away before the commit was sent.
-
-    The server rolls back a transaction whose connection closes, so nothing
-    of it was applied: running the whole unit of work again, on any node, is
-    safe (``Database.run_in_session`` does that).
-    """
-
-
-class CommitUnknownError(exc.ConnectionError):
-    """The commit was sent and its answer never came: it may or may not have been applied.
-
-    Not retried automatically; check the data before doing it again.
-    """
 
 
 def sdbql_reads_only(sdbql: object) -> bool:
