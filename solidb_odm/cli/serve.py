@@ -66,7 +66,10 @@ def serve(
     data_dir = data_dir.resolve()
     secret = _password(data_dir, password)
     server = SoliDBServer(port=port, data_dir=str(data_dir), password=secret)
+    # SIGINT too: a process started in the background of a script inherits SIGINT ignored,
+    # and "Ctrl-C stops it" must hold however it was started
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, _stop_on_sigterm)
     try:
         server.start()
         url = f"{server.url}/{database}"
