@@ -306,6 +306,8 @@ def render_count(shape: Shape) -> str:
 def compile_count(spec: SelectSpec) -> CompiledQuery:
     builder = ShapeBuilder(spec.resolve, spec.describe)
     if spec.projection == ("doc",) and not spec.distinct:
+        # {"k": d._key} per row, not RETURN 1: a constant lets the server count from an index,
+        # which compares large integers as doubles (test_server_index_served_count_...)
         spec = SelectSpec(**{**spec.__dict__, "projection": ("values", ("k",), (("_key",),))})
     shape = select_shape(spec, builder)
     return CompiledQuery(render_count(shape), bind_vars(builder.values))

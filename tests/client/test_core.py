@@ -721,6 +721,25 @@ def test_unique_index_refuses_duplicates(solidb_client: Client, db: str, col: st
     assert solidb_client.collection_stats(db, col)["document_count"] == 2
 
 
+def test_server_index_served_count_compares_large_integers_as_doubles(
+    solidb_client: Client, db: str, col: str
+) -> None:
+    """``RETURN LENGTH((FOR ... FILTER ... RETURN 1))`` with an index on the field counts what
+    the index keys (doubles) match, not what the FILTER matches: 2**53 + 1 counts as 2**53.
+    Returning anything built from the document takes the ordinary path, which re-checks the
+    FILTER: the ODM's count() returns ``{"k": d._key}`` per row for that reason."""
+    solidb_client.create_index(db, col, "idx_n", ["n"])
+    for i, value in enumerate([2**53, 2**53 + 1, 2**53 - 1, 2.0**53]):
+        solidb_client.insert(db, col, {"n": value}, key=f"k{i}")
+    where = f'FOR d IN `{col}` FILTER d["n"] == @p'
+    rows = solidb_client.query(db, f"{where} RETURN d._key", {"p": 2**53})
+    assert sorted(rows) == ["k0", "k3"]
+    built = solidb_client.query(db, f'RETURN LENGTH(({where} RETURN {{"k": d._key}}))', {"p": 2**53})
+    assert built == [2]
+    constant = solidb_client.query(db, f"RETURN LENGTH(({where} RETURN 1))", {"p": 2**53})
+    assert constant[0] > 2  # the index-only count: a wrong answer, on 2.6.0
+
+
 def test_duplicate_index_name_raises_already_exists(
     solidb_client: Client, db: str, col: str
 ) -> None:
