@@ -21,11 +21,7 @@ REPLICATION_TIMEOUT = 15.0
 def cluster(solidb_cluster: SoliDBCluster) -> Iterator[SoliDBCluster]:
     """The session's cluster; whatever a test broke runs again after it."""
     yield solidb_cluster
-    for index in range(len(solidb_cluster)):
-        solidb_cluster.heal(index)
-        if not solidb_cluster.servers[index].running:
-            solidb_cluster.restart(index, wait=False)
-    solidb_cluster.wait_connected()
+    solidb_cluster.recover()  # one broken test never leaves the next with a broken cluster
 
 
 def wait_for(check: Callable[[], Any], timeout: float = REPLICATION_TIMEOUT,
