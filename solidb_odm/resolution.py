@@ -33,13 +33,14 @@ import uuid
 from functools import cached_property
 from typing import Any, Dict, List, Optional, Tuple
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from . import exceptions as exc
 from ._state import as_id, is_document, local_id
 from .fields import Reference, metadata_of
 from .query.expressions import DEREF, Path, PathSegment, to_wire
+from .query.lookups import applicable_lookups
 from .storage import (
     _element,
     _model,
@@ -90,10 +91,6 @@ def _kind(annotation: Any) -> str:
         if issubclass(inner, bytes):
             return "bytes"
     return "any"
-
-
-#: Kinds whose values are text on the server (string lookups apply).
-TEXT_KINDS = frozenset({"text", "uuid", "enum", "any", "ref", "datetime", "date", "time"})
 
 
 class FieldSpec:
@@ -332,7 +329,7 @@ def resolve(model: Any, path: Path) -> Tuple[Path, Optional[FieldSpec]]:
                         raise exc.FieldError(
                             f"{spec.label} is a list of {_kind(inner.annotation)} values: "
                             f"{nxt!r} is neither a lookup nor a field inside it; its lookups: "
-                            f"{', '.join(lookups_for(spec))}"
+                            f"{', '.join(applicable_lookups(spec.kind, transforms=True))}"
                         )
                     out.extend(path[position:])
                     return tuple(out), None
@@ -349,27 +346,6 @@ def resolve(model: Any, path: Path) -> Tuple[Path, Optional[FieldSpec]]:
             raise exc.FieldError(
                 f"{spec.label} is a {spec.kind} field: {'__'.join(map(str, path[position:]))!r} "
                 f"is neither a lookup nor a field inside it; its lookups: "
-                f"{', '.join(lookups_for(spec))}"
+                f"{', '.join(applicable_lookups(spec.kind, transforms=True))}"
             )
     return tuple(out), spec
-
-
-def lookups_for(spec: FieldSpec) -> List[str]:
-    """The lookup (and transform) names that apply to a field of this kind."""
-    from .query.registry import registered_lookups, registered_transforms
-
-    out = []
-    for name in registered_lookups():
-        from .query.registry import get_lookup
-
-        kinds = getattr(get_lookup(name), "kinds", None)
-        if kinds is None or spec.kind in kinds:
-            out.append(name)
-    for name, transform in registered_transforms().items():
-        if spec.kind in transform.applies_to:
-            out.append(name)
-    return sorted(out)
-
-
-def is_model(value: Any) -> bool:
-    return isinstance(value, type) and issubclass(value, BaseModel)

@@ -25,7 +25,14 @@ from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from .. import exceptions as exc
 from .expressions import Expression, F, Lookup, ShapeBuilder, Transform, kind, to_wire
-from .registry import get_lookup, get_transform, has_lookup, register_lookup, registered_lookups
+from .registry import (
+    get_lookup,
+    get_transform,
+    has_lookup,
+    register_lookup,
+    registered_lookups,
+    registered_transforms,
+)
 from .transforms import prepare_output
 
 __all__ = ["BaseLookup", "get_lookup", "has_lookup", "register_lookup", "registered_lookups"]
@@ -165,7 +172,7 @@ def check_applies(lookup_obj: BaseLookup, lookup: Lookup, builder: ShapeBuilder)
     spec = lookup.lhs.spec(builder)
     kinds = lookup_obj.kinds
     if spec is not None and kinds is not None and spec.kind not in kinds:
-        valid = [n for n in registered_lookups() if _applies(get_lookup(n), spec.kind)]
+        valid = applicable_lookups(spec.kind)
         raise exc.FieldError(
             f"the lookup {lookup_obj.name!r} does not apply to {spec.label}, a {spec.kind} field; "
             f"its lookups: {', '.join(valid)}"
@@ -173,8 +180,14 @@ def check_applies(lookup_obj: BaseLookup, lookup: Lookup, builder: ShapeBuilder)
     return spec
 
 
-def _applies(lookup: BaseLookup, field_kind: str) -> bool:
-    return lookup.kinds is None or field_kind in lookup.kinds
+def applicable_lookups(field_kind: str, *, transforms: bool = False) -> List[str]:
+    """The lookup names (and, with ``transforms``, transform names) that apply to a field of
+    this kind, sorted: what error messages list."""
+    names = [n for n in registered_lookups()
+             if get_lookup(n).kinds is None or field_kind in (get_lookup(n).kinds or ())]
+    if transforms:
+        names += [n for n, t in registered_transforms().items() if field_kind in t.applies_to]
+    return sorted(names)
 
 
 def _each(spec: Any, values: Any) -> Any:

@@ -15,13 +15,12 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 import pytest
+import typer  # noqa: F401  (the [cli] extra, installed with the test extra: missing is a failure)
 
 from solidb_odm import Client
 from solidb_odm import exceptions as exc
 from solidb_odm.scheduling.lease import LEASE_COLLECTION
 from solidb_odm.testing import SoliDBServer
-
-pytest.importorskip("typer")
 
 CLI = [sys.executable, "-c", "from solidb_odm.cli import main; main()"]
 

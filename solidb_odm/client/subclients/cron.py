@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ... import exceptions as exc
 from ...ops import Op
 from ..facade import AsyncFacade, SyncFacade
+from . import _checks as check
 from ._base import SubOps
 from .scripts import normalize_job_script_path
 
@@ -99,16 +100,6 @@ def occurrences(schedule: str, after: float, timezone: str = "UTC") -> Iterator[
         yield moment.timestamp()
 
 
-def _text(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise exc.ValidationError(f"{what} must be a non-empty string")
-    return value
-
-
-def _int(value: Any, what: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise exc.ValidationError(f"{what} must be an integer from {low} to {high}")
-    return value
 
 
 def _checked(fields: Mapping[str, Any]) -> JSON:
@@ -116,7 +107,7 @@ def _checked(fields: Mapping[str, Any]) -> JSON:
     out: JSON = {}
     for field, value in fields.items():
         if field in ("name", "queue"):
-            out[field] = _text(value, field)
+            out[field] = check.text(value, field)
         elif field == "schedule":
             parse_schedule(value)
             out[field] = " ".join(value.split())
@@ -131,9 +122,9 @@ def _checked(fields: Mapping[str, Any]) -> JSON:
                 raise exc.ValidationError("description must be a string")
             out[field] = value
         elif field == "priority":
-            out[field] = _int(value, field, *_I32)
+            out[field] = check.integer(value, field, minimum=_I32[0], maximum=_I32[1])
         elif field == "max_attempts":
-            out[field] = _int(value, field, 1, 2**31 - 1)
+            out[field] = check.integer(value, field, minimum=1, maximum=2**31 - 1)
         elif field == "timezone":
             zone(value)
             out[field] = value
@@ -210,7 +201,7 @@ class CronOps(SubOps):
         try:
             return dict((yield from self._data("get", retry=True, database=self._db,
                                                collection=CRON_COLLECTION,
-                                               key=_text(cron_id, "cron_id"))))
+                                               key=check.text(cron_id, "cron_id"))))
         except exc.NotFoundError as err:
             raise exc.NotFoundError(f"no cron job {cron_id!r}") from err
 
@@ -242,7 +233,7 @@ class CronOps(SubOps):
         """Delete a cron job; jobs it already enqueued still run."""
         try:
             yield from self._call("delete", database=self._db, collection=CRON_COLLECTION,
-                                  key=_text(cron_id, "cron_id"))
+                                  key=check.text(cron_id, "cron_id"))
         except exc.NotFoundError as err:
             raise exc.NotFoundError(f"no cron job {cron_id!r}") from err
 

@@ -68,16 +68,6 @@ def _events(operation: Union[str, Sequence[str]]) -> List[str]:
     return events
 
 
-def _text(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise exc.ValidationError(f"{what} must be a non-empty string")
-    return value
-
-
-def _int(value: Any, what: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise exc.ValidationError(f"{what} must be an integer from {low} to {high}")
-    return value
 
 
 def _checked(fields: Mapping[str, Any]) -> JSON:
@@ -87,15 +77,15 @@ def _checked(fields: Mapping[str, Any]) -> JSON:
         if value is None:
             continue
         if field in ("name", "collection", "queue"):
-            body[field] = _text(value, field)
+            body[field] = check.text(value, field)
         elif field in ("operation", "events"):
             body["events"] = _events(value)
         elif field == "script_path":
             body[field] = normalize_job_script_path(value)
         elif field == "priority":
-            body[field] = _int(value, field, *_I32)
+            body[field] = check.integer(value, field, minimum=_I32[0], maximum=_I32[1])
         elif field == "max_retries":
-            body[field] = _int(value, field, 0, 2**31 - 1)
+            body[field] = check.integer(value, field, minimum=0, maximum=2**31 - 1)
         elif field == "enabled":
             if not isinstance(value, bool):
                 raise exc.ValidationError("enabled must be True or False")
@@ -122,7 +112,7 @@ class TriggersOps(SubOps):
     def list_by_collection(self, collection: str) -> Op[List[JSON]]:
         """The triggers that watch one collection, each with its ``description`` (or None)."""
         data = (yield from self._data("list_collection_triggers", retry=True, database=self._db,
-                                      collection=_text(collection, "collection"))) or {}
+                                      collection=check.text(collection, "collection"))) or {}
         return (yield from self._described(list(data.get("triggers") or [])))
 
     def create(
@@ -177,7 +167,7 @@ class TriggersOps(SubOps):
         db = self._db
         replies = yield from self._batch([
             protocol.command("get_trigger", database=db,
-                             trigger_id=_text(trigger_id, "trigger_id")),
+                             trigger_id=check.text(trigger_id, "trigger_id")),
             protocol.command("get", database=db, collection=META_COLLECTION, key=trigger_id),
         ])
         trigger, meta = replies
@@ -203,7 +193,7 @@ class TriggersOps(SubOps):
         if description is not None and not isinstance(description, str):
             raise exc.ValidationError("description must be a string")
         body = _checked(updates)
-        _text(trigger_id, "trigger_id")
+        check.text(trigger_id, "trigger_id")
         if body:
             yield from self._http(
                 "PUT", http_path("_api", "database", db, "triggers", trigger_id), body)
@@ -221,7 +211,7 @@ class TriggersOps(SubOps):
         db = self._db
         trigger = dict((yield from self._http(
             "POST",
-            http_path("_api", "database", db, "triggers", _text(trigger_id, "trigger_id"),
+            http_path("_api", "database", db, "triggers", check.text(trigger_id, "trigger_id"),
                       "toggle"),
         )))
         triggered.routing_of(self._state).invalidate(db)
@@ -230,7 +220,7 @@ class TriggersOps(SubOps):
     def delete(self, trigger_id: str) -> Op[None]:
         """Delete a trigger (and its description); jobs it already queued still run."""
         yield from self._call("delete_trigger", database=self._db,
-                              trigger_id=_text(trigger_id, "trigger_id"))
+                              trigger_id=check.text(trigger_id, "trigger_id"))
         triggered.routing_of(self._state).invalidate(self._db)
         yield from self._drop_description(trigger_id)
 
