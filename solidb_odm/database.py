@@ -100,6 +100,11 @@ class Database:
     # -- executors ------------------------------------------------------------
 
     @property
+    def multi_host(self) -> bool:
+        """Whether this database's client spreads requests over several nodes."""
+        return self._origin.multi_host
+
+    @property
     def client(self) -> Client:
         """The blocking client (made on first use when this Database was built async)."""
         if self._client is None:

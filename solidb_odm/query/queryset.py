@@ -33,7 +33,8 @@ from pydantic import ValidationError as PydanticValidationError
 from .. import _context
 from .. import exceptions as exc
 from .._state import OdmState, attach_state, local_id, state_of
-from ..ops import Op
+from ..client.cursors import CursorPage, close_cursor, next_page, open_cursor
+from ..ops import Op, current_transaction
 from .aggregates import Aggregate
 from .compiler import (
     CompiledQuery,
@@ -417,8 +418,8 @@ class QuerySet(Generic[D]):
         """The SDBQL text and bind variables this QuerySet sends."""
         return compile_select(self._spec())
 
-    def _page(self, offset: int, limit: int) -> CompiledQuery:
-        """The query for one page, memoised: a QuerySet never changes once built."""
+    def _page(self, offset: int, limit: Optional[int]) -> CompiledQuery:
+        """The query for one page (``limit`` None: to the end); a QuerySet never changes once built."""
         cache = self.__dict__.setdefault("_page_cache", {})
         compiled = cache.get((offset, limit))
         if compiled is None:
@@ -623,16 +624,50 @@ class QuerySet(Generic[D]):
                 remaining -= take
 
     def _fetch_op(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Op[List[Any]]:
-        """Every result, all pages, as one operation."""
+        """Every result, as one operation: one page, then a cursor (or more pages) for the rest."""
         out: List[Any] = []
         if self._empty:
             return out
-        for offset, take in self._pages(chunk_size):
-            objs, more = yield from self._page_op(offset, take)
-            out.extend(objs)
-            if not more:
-                break
-        return out
+        pages = self._pages(chunk_size)
+        offset, take = next(pages)
+        objs, more = yield from self._page_op(offset, take)
+        out.extend(objs)
+        if not more:
+            return out
+        page = yield from self._rest_op(take, chunk_size)
+        if page is None:
+            for offset, take in pages:
+                objs, more = yield from self._page_op(offset, take)
+                out.extend(objs)
+                if not more:
+                    break
+            return out
+        while True:
+            out.extend((yield from self._hydrate_op(page.rows)))
+            if page.cursor_id is None:
+                return out
+            page = yield from next_page(page.cursor_id)
+
+    def _rest_op(self, skip: int, chunk_size: int) -> Op[Optional[CursorPage]]:
+        """A server-side cursor over the results after the first ``skip``; None where none can serve.
+
+        The server evaluates a FILTER over the whole collection before it
+        applies LIMIT, so each ``LIMIT offset, n`` page costs a full
+        evaluation: reading N results in pages is quadratic. A cursor evaluates
+        once and hands the result out in batches, all from one snapshot.
+        Transactions keep paging (their reads belong on their own connection),
+        and so do multi-host clients (a cursor lives on one node).
+        """
+        if self.db.multi_host:
+            return None
+        if (yield from current_transaction()) is not None:
+            return None
+        remaining = None if self._limit is None else self._limit - skip
+        if remaining is not None and remaining <= 0:
+            return None
+        compiled = self._page((self._offset or 0) + skip, remaining)
+        return (yield from open_cursor(self.db.name, compiled.sdbql, compiled.bind_vars,
+                                       chunk_size))
 
     def _fetch_all(self) -> List[Any]:
         if self._result_cache is None:
@@ -644,23 +679,67 @@ class QuerySet(Generic[D]):
         if self._empty:
             return
         runner = self._runner()
-        for offset, take in self._pages(chunk_size):
-            objs, more = runner.run(self._page_op(offset, take))
-            yield from objs
-            if not more:
-                return
+        pages = self._pages(chunk_size)
+        offset, take = next(pages)
+        objs, more = runner.run(self._page_op(offset, take))
+        yield from objs
+        if not more:
+            return
+        page = runner.run(self._rest_op(take, chunk_size))
+        if page is None:
+            for offset, take in pages:
+                objs, more = runner.run(self._page_op(offset, take))
+                yield from objs
+                if not more:
+                    return
+            return
+        cursor_id = page.cursor_id
+        try:
+            while True:
+                objs = runner.run(self._hydrate_op(page.rows))
+                yield from objs
+                if cursor_id is None:
+                    return
+                page = runner.run(next_page(cursor_id))
+                cursor_id = page.cursor_id
+        finally:
+            if cursor_id is not None:  # left before its end: free the server's copy
+                runner.run(close_cursor(cursor_id))
 
     async def aiterator(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[D]:
         """:meth:`iterator` for ``async for``: one awaited round trip per page."""
         if self._empty:
             return
         runner = self._runner()
-        for offset, take in self._pages(chunk_size):
-            objs, more = await runner.arun(self._page_op(offset, take))
-            for obj in objs:
-                yield obj
-            if not more:
-                return
+        pages = self._pages(chunk_size)
+        offset, take = next(pages)
+        objs, more = await runner.arun(self._page_op(offset, take))
+        for obj in objs:
+            yield obj
+        if not more:
+            return
+        page = await runner.arun(self._rest_op(take, chunk_size))
+        if page is None:
+            for offset, take in pages:
+                objs, more = await runner.arun(self._page_op(offset, take))
+                for obj in objs:
+                    yield obj
+                if not more:
+                    return
+            return
+        cursor_id = page.cursor_id
+        try:
+            while True:
+                objs = await runner.arun(self._hydrate_op(page.rows))
+                for obj in objs:
+                    yield obj
+                if cursor_id is None:
+                    return
+                page = await runner.arun(next_page(cursor_id))
+                cursor_id = page.cursor_id
+        finally:
+            if cursor_id is not None:  # left before its end: free the server's copy
+                await runner.arun(close_cursor(cursor_id))
 
     def __iter__(self) -> Iterator[D]:
         """Results page by page; once iterated to the end they are kept (as in Django)."""
