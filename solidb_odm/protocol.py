@@ -170,7 +170,7 @@ def frame_length(header: bytes, limit: int = MAX_MESSAGE_SIZE) -> int:
     return int(length)
 
 
-def decode_payload(payload: bytes) -> Dict[str, Any]:
+def decode_payload(payload: bytes | bytearray) -> Dict[str, Any]:
     """Decode one response payload into a map with a ``status``."""
     try:
         value = msgpack.unpackb(payload, raw=False, strict_map_key=False)

@@ -88,6 +88,10 @@ def test_oversized_request_is_refused_without_being_sent(
                 sent.append(len(data))
                 real_sock.sendall(data)
 
+            def send(self, data: bytes) -> int:
+                sent.append(len(data))
+                return real_sock.send(data)
+
         conn._sock = CountingSocket()  # type: ignore[assignment]
         blob = "x" * (protocol.MAX_MESSAGE_SIZE + 1)
         with pytest.raises(exc.MessageTooLargeError, match="limit"):
