@@ -20,6 +20,7 @@ import typing
 from typing import (
     TYPE_CHECKING,
     Any,
+    Callable,
     ClassVar,
     Dict,
     FrozenSet,
@@ -40,7 +41,15 @@ from typing_extensions import Protocol, Self
 
 from . import _context, names
 from . import exceptions as exc
-from ._state import OdmState, as_id, attach_state, local_id, model_by_name, register_model, state_of
+from ._state import (
+    OdmState,
+    as_id,
+    attach_state,
+    local_id,
+    model_by_name,
+    register_model,
+    state_of,
+)
 from .fields import Indexed, Reference, metadata_of
 from .ops import Op
 from .query.expressions import F, Path
@@ -76,6 +85,8 @@ D = TypeVar("D", bound="Document")
 E = TypeVar("E", bound="Edge")
 
 SYSTEM_FIELDS = frozenset({"_key", "_id", "_rev"})
+#: Python names of the fields ``to_wire`` leaves out (the server sets them).
+_NOT_STORED: Any = {"id", "rev"}
 #: Set by the server; never sent back.
 SERVER_FIELDS = frozenset({"_id", "_rev", "_created_at", "_updated_at"})
 
@@ -306,12 +317,24 @@ class Document(BaseModel, metaclass=DocumentMeta):
     def from_wire(cls: Type[D], data: Mapping[str, Any], db: Optional[Database] = None,
                   loaded: Optional[FrozenSet[str]] = None) -> D:
         """Build an instance from a stored document (what the server returned)."""
+        if loaded is None and not cls.__odm_bytes_fields__ and not from_stored_plan(cls):
+            obj: D = cls.__pydantic_validator__.validate_python(data)
+            if obj.__pydantic_private__ is None:
+                object.__setattr__(obj, "__pydantic_private__", {"_odm": (db, data)})
+            else:
+                obj.__pydantic_private__["_odm"] = OdmState(db, dict(data))
+            return obj
         return cls.from_wire_many([data], db, loaded)[0]
 
     @classmethod
     def from_wire_many(cls: Type[D], rows: List[Any], db: Optional[Database] = None,
-                       loaded: Optional[FrozenSet[str]] = None) -> List[D]:
-        """Validate many stored documents into instances: the hot path of every query."""
+                       loaded: Optional[FrozenSet[str]] = None, *,
+                       trusted: bool = False) -> List[D]:
+        """Validate many stored documents into instances: the hot path of every query.
+
+        ``trusted``: build them without validation where the model allows it
+        (``QuerySet.trusted()``, see docs/performance.md for what it skips).
+        """
         load_plan = from_stored_plan(cls)
         if cls.__odm_bytes_fields__ or loaded is not None or load_plan:
             out: List[D] = []
@@ -327,6 +350,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
                 attach_state(obj, OdmState(db, stored, loaded))
                 out.append(obj)
             return out
+        plan = _trusted_plan(cls) if trusted else None
         validate = cls.__pydantic_validator__.validate_python
         setattr_ = object.__setattr__
         objs: List[D] = []
@@ -338,10 +362,20 @@ class Document(BaseModel, metaclass=DocumentMeta):
         if pause:
             gc.disable()
         try:
+            if plan is not None:
+                build = plan.build
+                for data in rows:
+                    obj = build(data)
+                    if obj is None:  # a field is missing: its default comes from validation
+                        obj = validate(data)
+                    setattr_(obj, "__pydantic_private__", {"_odm": (db, data)})
+                    append(obj)
+                return objs
             for data in rows:
                 obj = validate(data)
                 if obj.__pydantic_private__ is None:
-                    setattr_(obj, "__pydantic_private__", {"_odm": OdmState(db, data)})
+                    # the state is a (db, stored) pair until someone asks (state_of)
+                    setattr_(obj, "__pydantic_private__", {"_odm": (db, data)})
                 else:  # the model declares private attributes of its own
                     obj.__pydantic_private__["_odm"] = OdmState(db, data)
                 append(obj)
@@ -372,8 +406,10 @@ class Document(BaseModel, metaclass=DocumentMeta):
         if loaded is not None:
             include = {n for n, f in cls.model_fields.items() if stored_name(n, f) in loaded}
             include.add("key")
-        data: Dict[str, Any] = self.model_dump(
-            mode="json", by_alias=True, exclude={"id", "rev"}, round_trip=True, include=include
+        # model_dump() without its keyword plumbing: the same serializer call
+        data: Dict[str, Any] = cls.__pydantic_serializer__.to_python(
+            self, mode="json", by_alias=True, exclude=_NOT_STORED, round_trip=True,
+            include=include,
         )
         key = data.pop("key", None)
         if include_key and key is not None:
@@ -733,6 +769,131 @@ class Edge(Document):
     def is_edge(cls) -> bool:
         """Always true: an Edge is stored in an edge collection."""
         return True
+
+
+_NATIVE = (str, int, bool, type(None))
+_TRUSTED: Dict[type, Optional[_TrustedPlan]] = {}
+
+
+def _native(annotation: Any) -> bool:
+    """Whether a stored (JSON) value already is what the field holds in Python."""
+    if annotation in _NATIVE:  # not Any: a shared dict would hide in-place changes
+        return True
+    if typing.get_origin(annotation) is typing.Annotated:
+        return False  # constraints or markers: let pydantic handle it
+    args = typing.get_args(annotation)
+    if _is_union(annotation):
+        return all(_native(a) for a in args)
+    return False
+
+
+def _scalar_list(annotation: Any) -> bool:
+    """``List[str]`` and the like (Optional too): copied, so the snapshot stays apart."""
+    if _is_union(annotation):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(members) == 1 and _scalar_list(members[0])
+    args = typing.get_args(annotation)
+    return typing.get_origin(annotation) is list and len(args) == 1 and args[0] in _NATIVE
+
+
+def _trusted_plan(cls: type) -> Optional[_TrustedPlan]:
+    """The plan ``from_wire_many(trusted=True)`` follows for ``cls``, or None when the
+    model needs pydantic for every document (private attributes, ``model_post_init``)."""
+    if cls in _TRUSTED:
+        return _TRUSTED[cls]
+    plan: Optional[_TrustedPlan] = None
+    if not getattr(cls, "__private_attributes__", None) and \
+            cls.model_post_init is BaseModel.model_post_init:  # type: ignore[attr-defined]
+        try:
+            plan = _TrustedPlan(cls)
+        except _NeedsValidation:
+            plan = None
+    _TRUSTED[cls] = plan
+    return plan
+
+
+class _TrustedPlan:
+    """Builds instances straight from stored documents, the way ``model_construct`` does.
+
+    Only for models whose every field is stored as its Python value (str,
+    int, bool, None, Any, Optional of those, lists of those, which are
+    copied, and float, which turns a stored int into a float). Any other
+    field (datetime, Decimal, UUID, enums, nested models, constrained
+    ``Annotated`` types) needs pydantic, which converts a whole document
+    faster than this could field by field: such models are always validated.
+    Field validators do not run. A document missing a field is validated
+    (its default comes from pydantic).
+    """
+
+    __slots__ = ("build", "cls", "fields", "names")
+
+    def __init__(self, cls: Any) -> None:
+        self.cls: Any = cls
+        fields: List[Tuple[str, str, Any]] = []
+        for name, field in cls.model_fields.items():
+            alias = stored_name(name, field)
+            annotation = field.annotation
+            convert: Any = None
+            if name == "id":
+                convert = _local_id_or_none
+            elif annotation is float or (_is_union(annotation) and float in typing.get_args(
+                    annotation) and all(a in (float, type(None)) for a in typing.get_args(annotation))):
+                convert = _as_float
+            elif cls.is_edge() and name in ("from_", "to"):
+                convert = as_id
+            elif _scalar_list(annotation) and not field.metadata:
+                convert = list  # a copy: in-place changes must not reach the snapshot
+            elif not _native(annotation) or field.metadata:
+                # pydantic converts a whole document faster than field by field
+                raise _NeedsValidation(name)
+            fields.append((name, alias, convert))
+        self.fields: Tuple[Tuple[str, str, Any], ...] = tuple(fields)
+        self.names = frozenset(n for n, _, _ in fields)
+        self.build = self._compile()
+
+    def _compile(self) -> Callable[[Mapping[str, Any]], Any]:
+        """``build(data)``: one dict display over the fields, written for this model.
+
+        A generated function, as ``dataclasses`` writes ``__init__``: a loop
+        over the fields costs about as much as pydantic's own validation.
+        Names and aliases enter the source only through ``repr()``.
+        """
+        env: Dict[str, Any] = {"cls": self.cls, "names": self.names,
+                               "setattr_": object.__setattr__, "KeyError": KeyError}
+        items = []
+        for i, (name, alias, convert) in enumerate(self.fields):
+            if convert is None:
+                items.append(f"{name!r}: data[{alias!r}]")
+            else:
+                env[f"c{i}"] = convert
+                items.append(f"{name!r}: (None if (v := data[{alias!r}]) is None else c{i}(v))")
+        source = (
+            "def build(data):\n"
+            "    try:\n"
+            f"        values = {{{', '.join(items)}}}\n"
+            "    except KeyError:\n"
+            "        return None\n"
+            "    obj = cls.__new__(cls)\n"
+            "    setattr_(obj, '__dict__', values)\n"
+            "    setattr_(obj, '__pydantic_fields_set__', set(names))\n"
+            "    setattr_(obj, '__pydantic_extra__', None)\n"
+            "    setattr_(obj, '__pydantic_private__', None)\n"
+            "    return obj\n"
+        )
+        exec(compile(source, f"<trusted build of {self.cls.__name__}>", "exec"), env)
+        return cast(Callable[[Mapping[str, Any]], Any], env["build"])
+
+
+class _NeedsValidation(Exception):
+    """A field only pydantic can load: the model gets no trusted plan."""
+
+
+def _local_id_or_none(value: Any) -> Any:
+    return local_id(value) if isinstance(value, str) else value
+
+
+def _as_float(value: Any) -> Any:
+    return float(value) if type(value) is int else value
 
 
 Document.model_rebuild()
