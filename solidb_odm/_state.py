@@ -71,6 +71,13 @@ def loaded_state(db: Any, stored: Dict[str, Any]) -> Tuple[Any, Dict[str, Any]]:
     return (db, stored)
 
 
+def loaded_of(obj: BaseModel) -> Optional[FrozenSet[str]]:
+    """``state_of(obj).loaded`` without creating a state for an object that has none."""
+    private = obj.__pydantic_private__
+    found = private.get("_odm") if private is not None else None
+    return found.loaded if isinstance(found, OdmState) else None
+
+
 def attach_state(obj: BaseModel, state: OdmState) -> None:
     """Give ``obj`` this state (replacing any it had)."""
     private = obj.__pydantic_private__
