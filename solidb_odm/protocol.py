@@ -18,6 +18,7 @@ import json
 import math
 import re
 import struct
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Type
@@ -65,38 +66,55 @@ def _not_finite(value: float) -> exc.ProtocolError:
     )
 
 
-def _check_keys(value: Any) -> None:
+def _check_keys(value: Any) -> int:
     """Documents are JSON on the server: string keys, finite numbers, no bytes.
 
     Walks containers only; scalar leaves are checked inline by type, which
     keeps the walk cheap next to the encoding itself. ``x - x`` is 0.0 for
     every finite float and NaN for NaN and the infinities.
+
+    Returns an upper bound of the value's MessagePack size, or -1 when it
+    holds types only the encoder's fallback knows (dates, decimals...): at
+    most 9 bytes of header or scalar per key and value, and at most 4 bytes
+    per character of a string (UTF-8), so that sizing needs no encoding
+    when the bound is already under the limit.
     """
     stack = [value]
-    scalars = _SCALARS
+    slots = 1  # keys, values and items: each at most 9 bytes outside string contents
+    chars = 0
+    exact = True
     while stack:
         item = stack.pop()
         kind = type(item)
         if kind is dict:
+            slots += 2 * len(item)
             for key, sub in item.items():
                 if type(key) is not str:
                     raise exc.ProtocolError(
                         f"map keys must be strings, got {type(key).__name__} {key!r}"
                     )
+                chars += len(key)
                 sub_kind = type(sub)
-                if sub_kind is float:
+                if sub_kind is str:
+                    chars += len(sub)
+                elif sub_kind is float:
                     if sub - sub != 0.0:
                         raise _not_finite(sub)
-                elif sub_kind not in scalars:
+                elif sub_kind is not int and sub_kind is not bool and sub is not None:
                     stack.append(sub)
         elif kind is list or kind is tuple:
+            slots += len(item)
             for sub in item:
                 sub_kind = type(sub)
-                if sub_kind is float:
+                if sub_kind is str:
+                    chars += len(sub)
+                elif sub_kind is float:
                     if sub - sub != 0.0:
                         raise _not_finite(sub)
-                elif sub_kind not in scalars:
+                elif sub_kind is not int and sub_kind is not bool and sub is not None:
                     stack.append(sub)
+        elif isinstance(item, str):  # the value walked itself, or a str subclass
+            chars += len(item)
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise _not_finite(item)
@@ -108,6 +126,9 @@ def _check_keys(value: Any) -> None:
             stack.append(dict(item))
         elif isinstance(item, (list, tuple)):
             stack.append(list(item))
+        elif not isinstance(item, (str, int)) and item is not None:
+            exact = False  # encoded by _encode_default: no bound
+    return 9 * slots + 4 * chars if exact else -1
 
 
 def check_document(document: Mapping[str, Any]) -> None:
@@ -117,8 +138,12 @@ def check_document(document: Mapping[str, Any]) -> None:
     room for the answer: the server answers a write with the stored document
     plus its system fields; over the frame limit it stores the document and
     hangs up, and the document can then no longer be read through the driver.
+    The document is encoded to size it only when the walk's upper bound is
+    over the limit.
     """
-    _check_keys(document)
+    bound = _check_keys(document)
+    if 0 <= bound <= MAX_DOCUMENT_SIZE:
+        return
     size = encoded_size(document)
     if size > MAX_DOCUMENT_SIZE:
         raise exc.MessageTooLargeError(
@@ -128,12 +153,34 @@ def check_document(document: Mapping[str, Any]) -> None:
         )
 
 
-def encoded_size(value: Any) -> int:
-    """Bytes ``value`` takes as MessagePack (no checks: for sizing batches)."""
+_packers = threading.local()
+#: a thread's packer keeps its buffer at the largest size it has packed: one
+#: that packed more than this is dropped rather than kept
+_PACKER_KEEP = 1 << 20
+
+
+def _pack(value: Any) -> bytes:
+    """MessagePack bytes of ``value``, with this thread's reusable packer.
+
+    ``msgpack.packb`` builds a packer per call; reusing one per thread costs
+    less (a packer is not safe to share between threads). A packer empties
+    its buffer when packing fails, so it is reusable after an error.
+    """
+    packer = getattr(_packers, "packer", None)
+    if packer is None:
+        packer = _packers.packer = msgpack.Packer(default=_encode_default, use_bin_type=True)
     try:
-        return len(msgpack.packb(value, default=_encode_default, use_bin_type=True))
+        data: bytes = packer.pack(value)
     except (TypeError, ValueError, OverflowError) as err:
         raise exc.ProtocolError(f"cannot encode request: {err}") from err
+    if len(data) > _PACKER_KEEP:
+        _packers.packer = None
+    return data
+
+
+def encoded_size(value: Any) -> int:
+    """Bytes ``value`` takes as MessagePack (no checks: for sizing batches)."""
+    return len(_pack(value))
 
 
 def encode_payload(message: Mapping[str, Any]) -> bytes:
@@ -141,10 +188,7 @@ def encode_payload(message: Mapping[str, Any]) -> bytes:
     if type(message) is not dict and not isinstance(message, Mapping):
         raise exc.ProtocolError("a request must be a map")
     _check_keys(message)
-    try:
-        return msgpack.packb(message, default=_encode_default, use_bin_type=True)  # type: ignore[no-any-return]
-    except (TypeError, ValueError, OverflowError) as err:
-        raise exc.ProtocolError(f"cannot encode request: {err}") from err
+    return _pack(message)
 
 
 def encode_frame(message: Mapping[str, Any], limit: int = MAX_MESSAGE_SIZE) -> bytes:

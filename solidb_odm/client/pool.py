@@ -59,7 +59,11 @@ class ConnectionPool:
         #: pinned to open transactions: outside the size limit
         self._pinned: set[Connection] = set()
         self._opening = 0
-        self._lock = threading.Condition()
+        # A plain Lock (never taken twice by one thread here) is cheaper than
+        # the RLock a Condition makes by default.
+        self._lock = threading.Condition(threading.Lock())
+        #: threads waiting on the condition: with none, nothing to notify
+        self._waiting = 0
         self._closed = False
 
     @property
@@ -105,7 +109,7 @@ class ConnectionPool:
                 if conn.credentials is credentials and conn.usable():
                     conn.pinned = True
                     self._pinned.add(conn)
-                    self._lock.notify()  # its slot in the pool is free again
+                    self._notify()  # its slot in the pool is free again
                     return conn
                 conn.close()
         conn = self.open_connection(credentials)
@@ -142,7 +146,7 @@ class ConnectionPool:
             except BaseException:
                 with self._lock:
                     self._opening -= 1
-                    self._lock.notify()
+                    self._notify()
                 raise
             with self._lock:
                 self._opening -= 1
@@ -151,7 +155,7 @@ class ConnectionPool:
                     return conn
                 # the identity changed while this one was opening: never use it
                 conn.close()
-                self._lock.notify()
+                self._notify()
 
     def _reserve(self, deadline: float | None) -> Connection | Credentials | None:
         """Under the lock: an idle connection, or a slot to open one (its credentials)."""
@@ -172,23 +176,38 @@ class ConnectionPool:
                 raise PoolTimeoutError(
                     f"no connection free in the pool of {self.size} after {self.pool_timeout}s"
                 )
-            self._lock.wait(remaining)
+            self._wait(remaining)
 
     def release(self, conn: Connection) -> None:
         """Give back a connection: kept idle, or closed when broken, stale or over the size."""
         with self._lock:
             self._busy.discard(conn)
-            self._pinned.discard(conn)
-            conn.pinned = False
+            if conn.pinned:
+                self._pinned.discard(conn)
+                conn.pinned = False
             stale = conn.credentials is not self.credentials
             if conn.broken or conn.closed or self._closed or stale or self._open >= self.size:
                 conn.close()
             else:
                 self._idle.append(conn)
-            if stale:
-                self._lock.notify_all()  # switch_credentials() may wait for this one
-            else:
-                self._lock.notify()
+            if self._waiting:
+                if stale:
+                    self._lock.notify_all()  # switch_credentials() may wait for this one
+                else:
+                    self._lock.notify()
+
+    def _notify(self) -> None:
+        """Under the lock: wake one waiting thread, if any."""
+        if self._waiting:
+            self._lock.notify()
+
+    def _wait(self, timeout: float | None) -> None:
+        """Under the lock: wait to be notified (counted, so that notifying can be skipped)."""
+        self._waiting += 1
+        try:
+            self._lock.wait(timeout)
+        finally:
+            self._waiting -= 1
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -228,7 +247,7 @@ class ConnectionPool:
                         "requests on connections of the previous identity did not finish "
                         f"within {self.pool_timeout}s"
                     )
-                self._lock.wait(remaining)
+                self._wait(remaining)
 
     # -- lifecycle ---------------------------------------------------------
 
