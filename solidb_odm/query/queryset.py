@@ -147,12 +147,19 @@ class QuerySet(Generic[D]):
         session = self._active_session()
         return session if session is not None else self.db
 
-    def _overlaid_op(self) -> Op[Optional[List[Any]]]:
-        """Objects with the session's unflushed/uncommitted changes applied, if it has any."""
+    def _overlaid(self) -> Optional[QuerySession]:
+        """The session whose unflushed/uncommitted changes this QuerySet's results must show."""
         if self._bypass_overlay:
             return None
         session = self._active_session()
         if session is None or not session.touches(self.model):
+            return None
+        return session
+
+    def _overlaid_op(self) -> Op[Optional[List[Any]]]:
+        """Objects with the session's unflushed/uncommitted changes applied, if it has any."""
+        session = self._overlaid()
+        if session is None:
             return None
         return cast(Optional[List[Any]], (yield from session.overlay_op(self)))
 
@@ -607,6 +614,10 @@ class QuerySet(Generic[D]):
         if self._distinct:
             rows = yield from self._query_op(self.compile())
             return (yield from self._hydrate_op(rows[0] if rows else [])), False
+        if self._limit is not None and offset + take >= (self._offset or 0) + self._limit:
+            # the page ends the slice: nothing can follow it, so no extra row is asked for
+            rows = yield from self._query_op(self._page(offset, take))
+            return (yield from self._hydrate_op(rows)), False
         rows = yield from self._query_op(self._page(offset, take + 1))  # one more: a next page?
         return (yield from self._hydrate_op(rows[:take])), len(rows) > take
 
@@ -658,7 +669,9 @@ class QuerySet(Generic[D]):
         Transactions keep paging (their reads belong on their own connection),
         and so do multi-host clients (a cursor lives on one node).
         """
-        if self.db.multi_host:
+        if chunk_size < 1:
+            raise exc.ValidationError("chunk_size must be at least 1")
+        if self.db.multi_host or self._distinct or self._overlaid() is not None:
             return None
         if (yield from current_transaction()) is not None:
             return None
@@ -675,17 +688,30 @@ class QuerySet(Generic[D]):
         return self._result_cache
 
     def iterator(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[D]:
-        """Stream results page by page, without caching them on the QuerySet."""
+        """Stream results ``chunk_size`` at a time, without caching them on the QuerySet.
+
+        Outside transactions the results come from one server-side cursor (one
+        evaluation, one snapshot, kept by the server for five idle minutes);
+        inside one, and in a session with pending changes, page by page.
+        """
+        return self._iterate(chunk_size, query_first=False)
+
+    def _iterate(self, chunk_size: int, *, query_first: bool) -> Iterator[Any]:
+        """The results in batches: a first page by query when most results are small
+        (``query_first``), then a cursor, or pages where no cursor can serve."""
         if self._empty:
             return
         runner = self._runner()
         pages = self._pages(chunk_size)
-        offset, take = next(pages)
-        objs, more = runner.run(self._page_op(offset, take))
-        yield from objs
-        if not more:
-            return
-        page = runner.run(self._rest_op(take, chunk_size))
+        skip = 0
+        if query_first:
+            offset, take = next(pages)
+            objs, more = runner.run(self._page_op(offset, take))
+            yield from objs
+            if not more:
+                return
+            skip = take
+        page = runner.run(self._rest_op(skip, chunk_size))
         if page is None:
             for offset, take in pages:
                 objs, more = runner.run(self._page_op(offset, take))
@@ -706,19 +732,26 @@ class QuerySet(Generic[D]):
             if cursor_id is not None:  # left before its end: free the server's copy
                 runner.run(close_cursor(cursor_id))
 
-    async def aiterator(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[D]:
-        """:meth:`iterator` for ``async for``: one awaited round trip per page."""
+    def aiterator(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[D]:
+        """:meth:`iterator` for ``async for``: one awaited round trip per batch."""
+        return self._aiterate(chunk_size, query_first=False)
+
+    async def _aiterate(self, chunk_size: int, *, query_first: bool) -> AsyncIterator[Any]:
+        """:meth:`_iterate`, awaited."""
         if self._empty:
             return
         runner = self._runner()
         pages = self._pages(chunk_size)
-        offset, take = next(pages)
-        objs, more = await runner.arun(self._page_op(offset, take))
-        for obj in objs:
-            yield obj
-        if not more:
-            return
-        page = await runner.arun(self._rest_op(take, chunk_size))
+        skip = 0
+        if query_first:
+            offset, take = next(pages)
+            objs, more = await runner.arun(self._page_op(offset, take))
+            for obj in objs:
+                yield obj
+            if not more:
+                return
+            skip = take
+        page = await runner.arun(self._rest_op(skip, chunk_size))
         if page is None:
             for offset, take in pages:
                 objs, more = await runner.arun(self._page_op(offset, take))
@@ -754,7 +787,7 @@ class QuerySet(Generic[D]):
             yield from self._result_cache
             return
         seen: List[Any] = []
-        for obj in self.iterator():
+        for obj in self._iterate(DEFAULT_CHUNK_SIZE, query_first=True):
             seen.append(obj)
             yield obj
         if self._keeps_results:
@@ -767,7 +800,7 @@ class QuerySet(Generic[D]):
                 yield obj
             return
         seen: List[Any] = []
-        async for obj in self.aiterator():
+        async for obj in self._aiterate(DEFAULT_CHUNK_SIZE, query_first=True):
             seen.append(obj)
             yield obj
         if self._keeps_results:

@@ -1,4 +1,4 @@
-"""Large results: the first page is a query, the rest comes from one server-side cursor.
+"""Large results come from one server-side cursor: iterator() always, list() past its first page.
 
 The server evaluates a FILTER over the whole collection before it applies
 LIMIT, so offset pages would cost a full evaluation each; these tests pin
@@ -85,10 +85,18 @@ def test_a_transaction_keeps_paging_through_its_own_connection(db: Database) -> 
     assert {e.tx_id for e in captured} == {tx}
 
 
-def test_outside_transactions_the_rest_is_one_cursor(db: Database) -> None:
+def test_outside_transactions_iterator_reads_one_cursor(db: Database) -> None:
     with capture_queries() as captured:
         assert len(list(User.objects.order_by("name").iterator(chunk_size=10))) == ROWS
-    assert [e.operation for e in captured] == ["query", "HTTP POST"] + ["HTTP PUT"] * 8
+    assert [e.operation for e in captured] == ["HTTP POST"] + ["HTTP PUT"] * 9
+
+
+def test_a_list_is_one_query_when_it_fits_a_page(db: Database) -> None:
+    """list(qs) asks with a query first (most results are small), and opens a cursor only
+    for what does not fit in its first page."""
+    with capture_queries() as captured:
+        assert len(list(User.objects.all())) == ROWS
+    assert [e.operation for e in captured] == ["query"]
 
 
 def test_leaving_early_frees_the_cursor(db: Database) -> None:
