@@ -484,10 +484,14 @@ class Document(BaseModel, metaclass=DocumentMeta):
         so changes not sent (an ``update(**fields)`` of some fields) stay dirty.
         """
         state = state_of(self)
-        for attr, alias in (("key", "_key"), ("id", "_id"), ("rev", "_rev")):
-            if alias in stored:
-                value = stored[alias]
-                object.__setattr__(self, attr, local_id(value) if attr == "id" else value)
+        values = self.__dict__  # what object.__setattr__ would write, without validation
+        if "_key" in stored:
+            values["key"] = stored["_key"]
+        if "_id" in stored:
+            doc_id = stored["_id"]
+            values["id"] = local_id(doc_id) if isinstance(doc_id, str) else doc_id
+        if "_rev" in stored:
+            values["rev"] = stored["_rev"]
         if self.is_edge():
             for attr, alias in (("from_", "_from"), ("to", "_to")):
                 if alias in stored:
@@ -545,7 +549,9 @@ class Document(BaseModel, metaclass=DocumentMeta):
         """
         if session is not None:
             return session
-        own: Optional[SessionHooks] = state_of(self).session
+        private = self.__pydantic_private__  # peeked at: a new object needs no state yet
+        found = private.get("_odm") if private is not None else None
+        own: Optional[SessionHooks] = found.session if isinstance(found, OdmState) else None
         if own is not None and not own.closed and (using is None or using is own.db):
             return own
         if not _context.open_sessions():
@@ -583,7 +589,8 @@ class Document(BaseModel, metaclass=DocumentMeta):
             yield from session.autoflush()
             return self
         collection = type(self).collection_name()
-        if self.is_persistent and self.key is not None:
+        state = state_of(self)
+        if state.snapshot is not None and not state.deleted and self.key is not None:
             changes = self.changed_fields()
             if not changes:
                 return self
