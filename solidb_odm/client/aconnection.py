@@ -17,6 +17,9 @@ from typing import Any, cast
 from .. import exceptions as exc
 from .. import protocol
 
+_HEADER_SIZE = protocol.HEADER.size
+_unpack_header = protocol.HEADER.unpack_from
+
 
 class _FrameProtocol(asyncio.Protocol):
     """Feeds received bytes to a FrameDecoder and hands out whole payloads."""
@@ -33,14 +36,20 @@ class _FrameProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        self.decoder.feed(data)
-        try:
-            payload = self.decoder.next_payload()
-        except exc.ProtocolError as err:
-            self._fail(err)
-            return
-        if payload is None:
-            return
+        payload: bytes | None
+        size = len(data)
+        if (not self.decoder.pending and size >= _HEADER_SIZE
+                and _unpack_header(data)[0] + _HEADER_SIZE == size):
+            payload = data[_HEADER_SIZE:]  # the common case: one read, one whole frame
+        else:
+            self.decoder.feed(data)
+            try:
+                payload = self.decoder.next_payload()
+            except exc.ProtocolError as err:
+                self._fail(err)
+                return
+            if payload is None:
+                return
         waiter, self.waiter = self.waiter, None
         if waiter is None or waiter.done() or self.decoder.pending:
             self._fail(exc.ProtocolError("the server sent an answer nobody asked for"))
@@ -85,6 +94,10 @@ class AsyncConnection:
         self._transport: asyncio.Transport | None = transport
         self._proto = proto
         self._magic_sent = False
+        #: when the request in flight must have its answer (loop time)
+        self._deadline = 0.0
+        #: the connection's one watchdog timer (None: none scheduled)
+        self._timer: asyncio.TimerHandle | None = None
 
     @classmethod
     async def open(cls, host: str, port: int, *, connect_timeout: float | None = 5.0,
@@ -120,9 +133,29 @@ class AsyncConnection:
 
     def close(self) -> None:
         """Close the transport; closing twice is harmless."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
         transport, self._transport = self._transport, None
         if transport is not None:
             transport.close()
+
+    def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The watchdog: expire the request in flight at its deadline, else wait for it.
+
+        Deadlines only grow (one timeout per connection, a clock that only
+        goes forward), so the watchdog never fires after the deadline of the
+        request in flight; it fires early when that request began after the
+        one it was scheduled for, and then waits for the rest.
+        """
+        self._timer = None
+        waiter = self._proto.waiter
+        if waiter is None or waiter.done() or self._transport is None:
+            return  # nothing in flight: the next request schedules it again
+        if loop.time() >= self._deadline:
+            _expire(waiter)
+        else:
+            self._timer = loop.call_at(self._deadline, self._watch, loop)
 
     def _fail(self, err: BaseException, what: str) -> exc.ConnectionError:
         self.broken = True
@@ -151,10 +184,14 @@ class AsyncConnection:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[bytes] = loop.create_future()
         proto.waiter = waiter
-        # One timer per request (cheaper than an asyncio.timeout() block): at
-        # the deadline the waiter fails with TimeoutError, whatever arrived.
-        timer = None if self.request_timeout is None else loop.call_later(
-            self.request_timeout, _expire, waiter)
+        # At the deadline the waiter fails with TimeoutError, whatever arrived.
+        # One watchdog timer per connection, not one per request: scheduling
+        # and cancelling a timer per request costs more than the rest of the
+        # request's event-loop work; the watchdog moves itself on instead.
+        if self.request_timeout is not None:
+            self._deadline = loop.time() + self.request_timeout
+            if self._timer is None:
+                self._timer = loop.call_at(self._deadline, self._watch, loop)
         try:
             transport.write(frame)
             payload = await waiter
@@ -169,9 +206,6 @@ class AsyncConnection:
             self.broken = True
             self.close()
             raise
-        finally:
-            if timer is not None:
-                timer.cancel()
         try:
             return protocol.decode_payload(payload)
         except exc.ProtocolError:

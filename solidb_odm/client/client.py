@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from .. import _context, events, protocol
 from .. import exceptions as exc
-from ..ops import Command, CurrentTransaction, HttpRequest, HttpResponse, Op, TransactionInfo
+from ..ops import AUTO, Command, CurrentTransaction, HttpRequest, HttpResponse, Op, TransactionInfo
 from . import routing
 from .base import ExecutorBase
 from .commands import ClientOps, SyncClientMethods
@@ -133,6 +133,11 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
                     if type(request) is Command:
                         if events.active:
                             response: Any = self._observed_command(request, scoped)
+                        elif (request.tx is AUTO and not self._transactions
+                              and request.message["cmd"] != routing.BEGIN_COMMAND):
+                            # no transaction open on this client: straight to the pool
+                            # (what _route answers then, without asking it)
+                            response = self._send_pooled(request.message, retry=request.retry)
                         else:
                             response = self._command(request, scoped)
                     elif type(request) is HttpRequest:
@@ -191,22 +196,27 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
 
     def _send_pooled(self, message: dict[str, Any], *, retry: bool) -> protocol.Reply:
         pool = self._pool
-        for attempt in (1, 2):
+        conn = pool.acquire()
+        try:
+            response = conn.request(message)
+        except exc.ConnectionError as err:
+            pool.release(conn)
+            # A read may go again on a new connection; a write that was in
+            # flight is never repeated behind the caller's back, nor is a
+            # request that used up its deadline.
+            if not retry or isinstance(err, exc.TimeoutError):
+                raise
             conn = pool.acquire()
             try:
                 response = conn.request(message)
-            except exc.TimeoutError:
-                raise
-            except exc.ConnectionError:
-                # A read may go again on a new connection; a write that
-                # was in flight is never repeated behind the caller's back.
-                if retry and attempt == 1:
-                    continue
-                raise
             finally:
                 pool.release(conn)
             return protocol.interpret(response)
-        raise AssertionError("unreachable")  # pragma: no cover
+        except BaseException:
+            pool.release(conn)
+            raise
+        pool.release(conn)
+        return protocol.interpret(response)
 
     def _begin(self, message: dict[str, Any]) -> protocol.Reply:
         if self._nodes is not None:
