@@ -32,7 +32,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from .. import _context
 from .. import exceptions as exc
-from .._state import OdmState, attach_state, local_id, state_of
+from .._state import local_id, state_of
 from ..client.cursors import CursorPage, close_cursor, next_page, open_cursor
 from ..ops import Op, current_transaction
 from .aggregates import Aggregate
@@ -112,6 +112,8 @@ class QuerySet(Generic[D]):
         self._keeps_results = True
         #: set on the committed-data query a session overlays (no overlay of its own)
         self._bypass_overlay = False
+        #: build models without validation (``trusted()``)
+        self._trusted = False
 
     # -- cloning --------------------------------------------------------------
 
@@ -317,6 +319,18 @@ class QuerySet(Generic[D]):
         specs = [self.model.field_spec(split_path(f)) for f in fields]
         self.__dict__["_values_specs"] = tuple(
             s if s is not None and s.kind in _CONVERTED_KINDS else None for s in specs)
+
+    def trusted(self) -> QuerySet[D]:
+        """Build the models without validating them: for data this application wrote itself.
+
+        Only models whose fields are all stored as their Python values (str,
+        int, float, bool, lists of those) skip validation; any other model is
+        validated as usual. Validators and constraints do not run. See
+        docs/performance.md for when this is safe and what it skips.
+        """
+        clone = self._clone()
+        clone._trusted = True
+        return clone
 
     def only(self, *fields: str) -> QuerySet[D]:
         """Load only these fields (plus the system ones); saving writes only them."""
@@ -533,7 +547,7 @@ class QuerySet(Generic[D]):
             related_rows = [
                 {n: row.pop(REL_PREFIX + n, None) for n in self._select_related} for row in rows
             ]
-        out: List[Any] = model.from_wire_many(rows, db, loaded)
+        out: List[Any] = model.from_wire_many(rows, db, loaded, trusted=self._trusted)
         if related_rows:
             refs = model.references()
             reverse = model.reverse_relations()
@@ -1225,16 +1239,11 @@ class QuerySet(Generic[D]):
         entropy = os.urandom(16 * len(missing)).hex()  # one random 128-bit key each
         for i, obj in enumerate(missing):
             object.__setattr__(obj, "key", entropy[32 * i : 32 * (i + 1)])
-        docs = [obj.to_wire() for obj in items]
+        docs = self.model.to_wire_many(list(items))
         size = batch_size or len(docs) or 1
         for start in range(0, len(docs), size):
             yield from db.ops.bulk_insert(db.name, collection, docs[start : start + size])
-        setattr_ = object.__setattr__
-        for obj, doc in zip(items, docs, strict=False):
-            doc_id = f"{db.name}:{collection}/{doc['_key']}"
-            setattr_(obj, "id", doc_id)
-            setattr_(obj, "rev", None)  # the bulk command answers only a count
-            attach_state(obj, OdmState(db, {**doc, "_id": doc_id}))
+        self.model.saved_in_bulk(list(items), docs, db)  # the bulk command answers only a count
         return items
 
     def get_or_create(self, defaults: Optional[Mapping[str, Any]] = None,
