@@ -66,55 +66,40 @@ def _not_finite(value: float) -> exc.ProtocolError:
     )
 
 
-def _check_keys(value: Any) -> int:
+def _check_keys(value: Any) -> None:
     """Documents are JSON on the server: string keys, finite numbers, no bytes.
 
     Walks containers only; scalar leaves are checked inline by type, which
     keeps the walk cheap next to the encoding itself. ``x - x`` is 0.0 for
     every finite float and NaN for NaN and the infinities.
-
-    Returns an upper bound of the value's MessagePack size, or -1 when it
-    holds types only the encoder's fallback knows (dates, decimals...): at
-    most 9 bytes of header or scalar per key and value, and at most 4 bytes
-    per character of a string (UTF-8), so that sizing needs no encoding
-    when the bound is already under the limit.
     """
     stack = [value]
-    slots = 1  # keys, values and items: each at most 9 bytes outside string contents
-    chars = 0
-    exact = True
+    scalars = _SCALARS
     while stack:
         item = stack.pop()
         kind = type(item)
         if kind is dict:
-            slots += 2 * len(item)
             for key, sub in item.items():
                 if type(key) is not str:
                     raise exc.ProtocolError(
                         f"map keys must be strings, got {type(key).__name__} {key!r}"
                     )
-                chars += len(key)
                 sub_kind = type(sub)
-                if sub_kind is str:
-                    chars += len(sub)
-                elif sub_kind is float:
+                if sub_kind is float:
                     if sub - sub != 0.0:
                         raise _not_finite(sub)
-                elif sub_kind is not int and sub_kind is not bool and sub is not None:
+                elif sub_kind not in scalars:
                     stack.append(sub)
+        elif kind is CheckedDocuments:
+            continue  # walked by check_documents already
         elif kind is list or kind is tuple:
-            slots += len(item)
             for sub in item:
                 sub_kind = type(sub)
-                if sub_kind is str:
-                    chars += len(sub)
-                elif sub_kind is float:
+                if sub_kind is float:
                     if sub - sub != 0.0:
                         raise _not_finite(sub)
-                elif sub_kind is not int and sub_kind is not bool and sub is not None:
+                elif sub_kind not in scalars:
                     stack.append(sub)
-        elif isinstance(item, str):  # the value walked itself, or a str subclass
-            chars += len(item)
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise _not_finite(item)
@@ -126,9 +111,6 @@ def _check_keys(value: Any) -> int:
             stack.append(dict(item))
         elif isinstance(item, (list, tuple)):
             stack.append(list(item))
-        elif not isinstance(item, (str, int)) and item is not None:
-            exact = False  # encoded by _encode_default: no bound
-    return 9 * slots + 4 * chars if exact else -1
 
 
 def check_document(document: Mapping[str, Any]) -> None:
@@ -138,13 +120,12 @@ def check_document(document: Mapping[str, Any]) -> None:
     room for the answer: the server answers a write with the stored document
     plus its system fields; over the frame limit it stores the document and
     hangs up, and the document can then no longer be read through the driver.
-    The document is encoded to size it only when the walk's upper bound is
-    over the limit.
     """
-    bound = _check_keys(document)
-    if 0 <= bound <= MAX_DOCUMENT_SIZE:
-        return
-    size = encoded_size(document)
+    _check_keys(document)
+    _check_size(encoded_size(document))
+
+
+def _check_size(size: int) -> None:
     if size > MAX_DOCUMENT_SIZE:
         raise exc.MessageTooLargeError(
             f"a document of {size} bytes is over the {MAX_DOCUMENT_SIZE}-byte write limit "
@@ -176,6 +157,36 @@ def _pack(value: Any) -> bytes:
     if len(data) > _PACKER_KEEP:
         _packers.packer = None
     return data
+
+
+class CheckedDocuments(List[Dict[str, Any]]):
+    """Documents ``check_documents`` passed, and their encoded size.
+
+    The encoder's walk does not enter this list again, and ``chunks_by_size``
+    does not encode it again to size it: a bulk insert checks and sizes its
+    documents once. Only the client's own copies of the caller's documents
+    are wrapped, between the check and the send of one call.
+    """
+
+    __slots__ = ("size",)
+
+    def __init__(self, documents: List[Dict[str, Any]], size: int) -> None:
+        super().__init__(documents)
+        self.size = size
+
+
+def check_documents(documents: List[Dict[str, Any]]) -> CheckedDocuments:
+    """``check_document`` for each of ``documents``, in one walk and one encoding when small.
+
+    No document is larger than all of them together: when the whole list is
+    under the write limit, no document needs sizing on its own.
+    """
+    _check_keys(documents)
+    size = encoded_size(documents)
+    if size > MAX_DOCUMENT_SIZE:
+        for document in documents:
+            _check_size(encoded_size(document))
+    return CheckedDocuments(documents, size)
 
 
 def encoded_size(value: Any) -> int:
@@ -452,7 +463,8 @@ def chunks_by_size(items: List[Any], limit: int) -> Iterator[List[Any]]:
     Bulk inserts and session flushes use it so that no frame comes near the
     16 MiB limit.
     """
-    if encoded_size(items) <= limit:
+    size = items.size if type(items) is CheckedDocuments else encoded_size(items)
+    if size <= limit:
         yield items
         return
     chunk: List[Any] = []

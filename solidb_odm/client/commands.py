@@ -251,9 +251,8 @@ class ClientOps:
         8 MiB, so a larger call is atomic per frame, not as a whole. Inside a
         transaction the documents are staged in it instead (one round trip).
         """
-        docs = [dict(d) for d in documents]
-        for doc in docs:  # every frame's documents, before the first frame goes
-            protocol.check_document(doc)
+        # every frame's documents, before the first frame goes
+        docs = protocol.check_documents([dict(d) for d in documents])
         watched = triggered.cached(self._state, database, collection)
         if watched is None:
             watched = yield from triggered.watching(self._state, database, collection)
