@@ -12,21 +12,25 @@ variant gets a share of every stretch of time):
 - the async variants again on uvloop's event loop, when it is installed.
 
 It prints each rate and its ratio to the sequential baseline, and the
-latency of one async operation against one blocking one. With ``--pin``
-(the default on a machine with 2+ cores) the benchmark process and the
-server are pinned to different CPUs, so the scheduler does not move them
-onto one core for seconds at a time.
+latency of one async operation against one blocking one. Unless ``--no-pin``
+is given, the benchmark process and the server are pinned to different CPUs
+(``_pinning.py``), so the scheduler does not move them onto one core for
+seconds at a time. ``--tiny`` runs it in a few seconds (CI).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _pinning import pin
 
 from solidb_odm import AsyncClient, Client
 from solidb_odm.testing import SoliDBServer
@@ -38,15 +42,6 @@ except ImportError:  # pragma: no cover
 
 DB = "bench"
 KEYS = [f"k{i:04d}" for i in range(1000)]
-
-
-def pin(server: SoliDBServer) -> str:
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2 or server.process is None:
-        return "not pinned (fewer than 2 CPUs)"
-    os.sched_setaffinity(server.process.pid, {cpus[0]})
-    os.sched_setaffinity(0, {cpus[1]})
-    return f"server on CPU {cpus[0]}, benchmark on CPU {cpus[1]}"
 
 
 class Variant:
@@ -150,10 +145,15 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1000,
                         help="gets per batch of the concurrent async variant")
     parser.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
+    parser.add_argument("--tiny", action="store_true",
+                        help="a few seconds in all (CI: the script still runs)")
     args = parser.parse_args()
+    if args.tiny:
+        args.seconds, args.rounds, args.batch = 0.1, 2, 100
 
     with SoliDBServer() as server:
-        placement = "not pinned" if args.no_pin else pin(server)
+        placement = "not pinned" if args.no_pin else pin(
+            server.process.pid if server.process else None)
         admin = server.client(pool_size=16)
         admin.create_database(DB)
         admin.create_collection(DB, "seed")

@@ -306,7 +306,7 @@ def command(cmd: str, **fields: Any) -> Dict[str, Any]:
     return message
 
 
-@dataclass
+@dataclass(slots=True)
 class Reply:
     """A successful response, whatever its status tag."""
 
@@ -439,12 +439,8 @@ def interpret(response: Mapping[str, Any]) -> Reply:
     status = response.get("status")
     if status == "ok":
         count = response.get("count")
-        return Reply(
-            status="ok",
-            data=response.get("data"),
-            count=count if isinstance(count, int) else None,
-            tx_id=response.get("tx_id"),
-        )
+        return Reply("ok", response.get("data"), count if isinstance(count, int) else None,
+                     response.get("tx_id"), None, [])
     if status == "pong":
         return Reply(status="pong", timestamp=response.get("timestamp"))
     if status == "batch":

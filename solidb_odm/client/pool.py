@@ -61,7 +61,10 @@ class ConnectionPool:
         self._opening = 0
         # A plain Lock (never taken twice by one thread here) is cheaper than
         # the RLock a Condition makes by default.
-        self._lock = threading.Condition(threading.Lock())
+        self._mutex = threading.Lock()
+        #: the same lock as ``_mutex``: the hot paths take ``_mutex`` directly
+        #: (C-level ``with``), those that wait go through the condition
+        self._lock = threading.Condition(self._mutex)
         #: threads waiting on the condition: with none, nothing to notify
         self._waiting = 0
         self._closed = False
@@ -127,7 +130,7 @@ class ConnectionPool:
         Reuses an idle one, opens one while fewer than ``size`` are open, else
         waits for one up to ``pool_timeout`` (then ``TimeoutError``).
         """
-        with self._lock:  # the common case: an idle connection of the current identity
+        with self._mutex:  # the common case: an idle connection of the current identity
             idle = self._idle
             while idle and not self._closed:
                 conn = idle.pop()
@@ -180,7 +183,7 @@ class ConnectionPool:
 
     def release(self, conn: Connection) -> None:
         """Give back a connection: kept idle, or closed when broken, stale or over the size."""
-        with self._lock:
+        with self._mutex:
             self._busy.discard(conn)
             if conn.pinned:
                 self._pinned.discard(conn)
