@@ -374,14 +374,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
             gc.disable()
         try:
             if plan is not None:
-                build = plan.build
-                for data in rows:
-                    obj = build(data)
-                    if obj is None:  # a field is missing: its default comes from validation
-                        obj = validate(data)
-                    setattr_(obj, "__pydantic_private__", {"_odm": (db, data)})
-                    append(obj)
-                return objs
+                return cast(List[D], plan.build(rows, db, validate))
             built = _validate_list(cls, rows) if len(rows) > 1 else None
             if built is None:
                 built = [validate(data) for data in rows]
@@ -935,8 +928,9 @@ class _TrustedPlan:
         self.names = frozenset(n for n, _, _ in fields)
         self.build = self._compile()
 
-    def _compile(self) -> Callable[[Mapping[str, Any]], Any]:
-        """``build(data)``: one dict display over the fields, written for this model.
+    def _compile(self) -> Callable[[List[Any], Any, Any], List[Any]]:
+        """``build(rows, db, validate)``: the page's instances, one dict display per row,
+        in a loop written for this model (``validate`` takes a row that lacks a field).
 
         A generated function, as ``dataclasses`` writes ``__init__``: a loop
         over the fields costs about as much as pydantic's own validation.
@@ -955,20 +949,26 @@ class _TrustedPlan:
                 env[f"c{i}"] = convert
                 items.append(f"{name!r}: (None if (v := data[{alias!r}]) is None else c{i}(v))")
         source = (
-            "def build(data):\n"
-            "    try:\n"
-            f"        values = {{{', '.join(items)}}}\n"
-            "    except KeyError:\n"
-            "        return None\n"
-            "    obj = cls.__new__(cls)\n"
-            "    setattr_(obj, '__dict__', values)\n"
-            "    setattr_(obj, '__pydantic_fields_set__', set(names))\n"
-            "    setattr_(obj, '__pydantic_extra__', None)\n"
-            "    setattr_(obj, '__pydantic_private__', None)\n"
-            "    return obj\n"
+            "def build(rows, db, validate):\n"
+            "    out = []\n"
+            "    append = out.append\n"
+            "    new = cls.__new__\n"
+            "    for data in rows:\n"
+            "        try:\n"
+            f"            values = {{{', '.join(items)}}}\n"
+            "        except KeyError:  # a field is missing: its default comes from validation\n"
+            "            obj = validate(data)\n"
+            "        else:\n"
+            "            obj = new(cls)\n"
+            "            setattr_(obj, '__dict__', values)\n"
+            "            setattr_(obj, '__pydantic_fields_set__', set(names))\n"
+            "            setattr_(obj, '__pydantic_extra__', None)\n"
+            "        setattr_(obj, '__pydantic_private__', {'_odm': (db, data)})\n"
+            "        append(obj)\n"
+            "    return out\n"
         )
         exec(compile(source, f"<trusted build of {self.cls.__name__}>", "exec"), env)
-        return cast(Callable[[Mapping[str, Any]], Any], env["build"])
+        return cast(Callable[[List[Any], Any, Any], List[Any]], env["build"])
 
 
 class _NeedsValidation(Exception):
