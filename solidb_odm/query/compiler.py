@@ -244,6 +244,8 @@ def _render_projection(projection: Tuple[Any, ...], joins: Sequence[Shape]) -> s
         keys, paths = projection[1], projection[2]
         items = ", ".join(f'"{k}": {field_text(p)}' for k, p in zip(keys, paths, strict=False))
         return "{" + items + "}"
+    if kind == "one":  # count(): one constant per row
+        return "1"
     if kind == "only":
         keep = ", ".join(f'"{names.field_segment(k)}"' for k in projection[1])
         return f"KEEP({DOC}, {keep})"
@@ -303,13 +305,31 @@ def render_count(shape: Shape) -> str:
     return f"RETURN LENGTH((\n{inner}\n))"
 
 
+def _beyond_doubles(value: Any) -> bool:
+    """Whether a bound value holds a number a double cannot tell from its neighbours."""
+    if isinstance(value, list):
+        return any(_beyond_doubles(v) for v in value)
+    if isinstance(value, dict):
+        return any(_beyond_doubles(v) for v in value.values())
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and abs(value) >= 2**53)
+
+
 def compile_count(spec: SelectSpec) -> CompiledQuery:
+    """``RETURN LENGTH((FOR ... RETURN 1))``: one equality on an indexed field is then counted
+    from the index alone, without reading a document.
+
+    That index-only count compares numbers as doubles (pinned by
+    test_server_index_served_count_compares_large_integers_as_doubles), so a query binding a
+    number of magnitude 2**53 or more returns ``{"k": d._key}`` per row instead, which the
+    server counts the ordinary way (re-checking the FILTER on each document).
+    """
     builder = ShapeBuilder(spec.resolve, spec.describe)
-    if spec.projection == ("doc",) and not spec.distinct:
-        # {"k": d._key} per row, not RETURN 1: a constant lets the server count from an index,
-        # which compares large integers as doubles (test_server_index_served_count_...)
-        spec = SelectSpec(**{**spec.__dict__, "projection": ("values", ("k",), (("_key",),))})
     shape = select_shape(spec, builder)
+    if spec.projection == ("doc",) and not spec.distinct:
+        exact = any(_beyond_doubles(v) for v in builder.values)
+        projection = ("values", ("k",), (("_key",),)) if exact else ("one",)
+        shape = (*shape[:5], projection, *shape[6:])
     return CompiledQuery(render_count(shape), bind_vars(builder.values))
 
 

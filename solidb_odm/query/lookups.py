@@ -148,6 +148,24 @@ class BaseLookup:
         raise NotImplementedError
 
 
+#: Bounds that keep a comparison to one kind without a function call. SDBQL orders every
+#: value: ``null < false < true < numbers < strings < arrays < objects``, so a number is
+#: ``> true`` and ``< ""``, a string ``>= ""`` and ``< []``, a boolean ``>= false`` and
+#: ``<= true``. ``x > @p`` (a number) is then ``x > @p AND x < ""``; ``x < @p`` is
+#: ``x < @p AND x > true`` (null and missing, the smallest, never pass). The bound the
+#: user gave comes first: the server serves a range from the first comparison it finds.
+_ABOVE = {"num": '< ""', "str": "< []", "bool": "<= true"}
+_BELOW = {"num": "> true", "str": '>= ""', "bool": ">= false"}
+
+
+def _bounded_compare(rhs_type: str, lhs: str, op: str, rhs: str) -> Optional[str]:
+    """``lhs op rhs`` matching only values of the bound's kind, or None for other kinds."""
+    other = (_ABOVE if op[0] == ">" else _BELOW).get(rhs_type)
+    if other is None:
+        return None
+    return f"({lhs} {op} {rhs} AND {lhs} {other})"
+
+
 def _guard(rhs_type: str, lhs: str, rhs: str) -> str:
     """Make a comparison match only values of the same kind (never null)."""
     if rhs_type in _GUARDS:
@@ -390,6 +408,9 @@ class _Compare(BaseLookup):
 
     def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
         # an index range over a huge integer misses its float-equal neighbours
+        bounded_text = _bounded_compare(rhs_type, lhs, self.op, rhs)
+        if bounded_text is not None:
+            return bounded_text
         read = _unindexed(lhs) if rhs_type == "bignum" else lhs
         return f"({_guard(rhs_type, lhs, rhs)} AND {read} {self.op} {rhs})"
 
@@ -465,6 +486,9 @@ class Range(BaseLookup):
 
     def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
         low, high = rhs.split(",")
+        if rhs_type in _ABOVE:
+            # both ends of one kind (checked in shape()): only that kind lies between them
+            return f"({lhs} >= {low} AND {lhs} <= {high})"
         return f"({_guard(rhs_type, lhs, low)} AND {lhs} >= {low} AND {lhs} <= {high})"
 
     def evaluate(self, lhs: Any, rhs: Any) -> bool:
@@ -511,6 +535,9 @@ class In(BaseLookup):
 
     def render(self, lhs: str, rhs: str, rhs_type: str) -> str:
         read = _unindexed(lhs) if rhs_type == "containers" else lhs
+        if rhs_type in ("list", "containers"):
+            # a bound list never holds null (prepare() drops None): null and missing never match
+            return f"({read} IN {rhs})"
         return f"({lhs} != null AND {read} IN {rhs})"
 
     def evaluate(self, lhs: Any, rhs: Any) -> bool:

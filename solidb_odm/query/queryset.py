@@ -651,7 +651,7 @@ class QuerySet(Generic[D]):
     def _fetch_op(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Op[List[Any]]:
         """Every result, as one operation: one page, then a cursor (or more pages) for the rest."""
         out: List[Any] = []
-        if self._empty:
+        if self._empty or self._limit == 0:  # qs[3:3] asks for nothing
             return out
         pages = self._pages(chunk_size)
         offset, take = next(pages)
@@ -713,7 +713,7 @@ class QuerySet(Generic[D]):
     def _iterate(self, chunk_size: int, *, query_first: bool) -> Iterator[Any]:
         """The results in batches: a first page by query when most results are small
         (``query_first``), then a cursor, or pages where no cursor can serve."""
-        if self._empty:
+        if self._empty or self._limit == 0:  # qs[3:3] asks for nothing
             return
         runner = self._runner()
         pages = self._pages(chunk_size)
@@ -752,7 +752,7 @@ class QuerySet(Generic[D]):
 
     async def _aiterate(self, chunk_size: int, *, query_first: bool) -> AsyncIterator[Any]:
         """:meth:`_iterate`, awaited."""
-        if self._empty:
+        if self._empty or self._limit == 0:  # qs[3:3] asks for nothing
             return
         runner = self._runner()
         pages = self._pages(chunk_size)
