@@ -250,8 +250,12 @@ class Document(BaseModel, metaclass=DocumentMeta):
         Abstract models (``Meta.abstract = True``) have none and raise ``ValidationError``.
         """
         name = getattr(cls, "__collection__", None)
+        if name is not None and cls.__dict__.get("__odm_checked__") is name:
+            return cast(str, name)  # checked before (every write and query asks)
         if not name or cls.__dict__.get("__odm_base__") or getattr(cls, "__odm_abstract__", False):
             raise exc.ValidationError(f"{cls.__name__} is abstract: it has no collection")
+        if type(name) is str:
+            type.__setattr__(cls, "__odm_checked__", name)
         return str(name)
 
     @classmethod
@@ -476,7 +480,10 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     def changed_fields(self) -> Dict[str, Any]:
         """Stored fields whose value differs from what was last loaded or saved."""
-        snapshot = state_of(self).snapshot
+        return self._changes(state_of(self))
+
+    def _changes(self, state: OdmState) -> Dict[str, Any]:
+        snapshot = state.snapshot
         current = self.to_wire(include_key=False)
         if snapshot is None:
             return current
@@ -488,7 +495,10 @@ class Document(BaseModel, metaclass=DocumentMeta):
         The server answers inserts and updates with the whole stored document,
         so changes not sent (an ``update(**fields)`` of some fields) stay dirty.
         """
-        state = state_of(self)
+        self._remember(state_of(self), dict(stored), db)
+
+    def _remember(self, state: OdmState, stored: Dict[str, Any], db: Optional[Database]) -> None:
+        """``remember_stored`` for a ``stored`` dict the caller hands over (kept, not copied)."""
         values = self.__dict__  # what object.__setattr__ would write, without validation
         if "_key" in stored:
             values["key"] = stored["_key"]
@@ -501,7 +511,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
             for attr, alias in (("from_", "_from"), ("to", "_to")):
                 if alias in stored:
                     object.__setattr__(self, attr, stored[alias])
-        state.snapshot = dict(stored)
+        state.snapshot = stored
         state.deleted = False
         if db is not None:
             state.db = db
@@ -542,7 +552,15 @@ class Document(BaseModel, metaclass=DocumentMeta):
     # blocking, ``asave()`` awaits it; nothing else differs.
 
     def _db(self, using: Optional[Database]) -> Database:
-        return using or state_of(self).db or type(self).database()
+        if using is not None:
+            return using
+        private = self.__pydantic_private__  # peeked at: a new object needs no state yet
+        found = private.get("_odm") if private is not None else None
+        if found is not None:
+            db = found.db if isinstance(found, OdmState) else found[0]
+            if db is not None:
+                return cast("Database", db)
+        return type(self).database()
 
     def _session_for(self, using: Optional[Database], session: Optional[SessionHooks]
                      ) -> Optional[SessionHooks]:
@@ -596,11 +614,11 @@ class Document(BaseModel, metaclass=DocumentMeta):
         collection = type(self).collection_name()
         state = state_of(self)
         if state.snapshot is not None and not state.deleted and self.key is not None:
-            changes = self.changed_fields()
+            changes = self._changes(state)
             if not changes:
                 return self
             stored = yield from db.ops.update_returning(db.name, collection, self.key, changes)
-            self.remember_stored(stored, db)
+            self._remember(state, stored, db)  # the client's answer is a fresh dict: kept
             return self
         document = self.to_wire()
         try:
@@ -610,7 +628,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
                 raise
             document.pop("_key", None)
             stored = yield from db.ops.replace(db.name, collection, self.key, document)
-        self.remember_stored(stored, db)
+        self._remember(state, stored, db)
         return self
 
     def insert(self, using: Optional[Database] = None) -> Self:
