@@ -118,8 +118,32 @@ def select_shape(spec: SelectSpec, builder: ShapeBuilder) -> Shape:
         window = (builder.param(spec.offset or 0),
                   builder.param(spec.limit if spec.limit is not None else 2**53))
     joins = tuple(_join_shape(join) for join in spec.joins)
+    if (window and not filters and not spec.distinct and source[0] == "scan"
+            and _index_orderable(spec, builder)):
+        source = ("scan-ordered", source[1])
     return ("select", source, tuple(filters), order, window, spec.projection,
             spec.distinct, joins)
+
+
+#: Field kinds whose index orders its entries as SORT does: scalars (lists and objects are
+#: keyed by their JSON text), and no free text (the index key puts "a" after "a\x00b": a
+#: string holding NUL is out of order; tests/query/test_index_order.py). Datetimes, dates,
+#: times and uuids are fixed-form text the ODM writes.
+_INDEX_ORDERED_KINDS = frozenset({"number", "decimal", "datetime", "date", "time", "uuid", "bool"})
+
+
+def _index_orderable(spec: SelectSpec, builder: ShapeBuilder) -> bool:
+    """``order_by("-f")[i:j]`` alone on a top-level field of a kind its index orders right: the
+    server may read it from an index on ``f`` (see :func:`_render_index_ordered`)."""
+    if len(spec.order) != 1 or not spec.order[0].descending:
+        return False
+    expression = spec.order[0].expression
+    shaped = expression.shape(ShapeBuilder(spec.resolve, spec.describe))
+    if shaped[0] != "field" or len(shaped[1]) != 1 or not isinstance(shaped[1][0], str):
+        return False
+    field_spec = expression.spec(builder)
+    kind = getattr(field_spec, "kind", None)
+    return kind in _INDEX_ORDERED_KINDS
 
 
 # -- rendering -----------------------------------------------------------------
@@ -255,10 +279,41 @@ def _render_projection(projection: Tuple[Any, ...], joins: Sequence[Shape]) -> s
     return DOC
 
 
+def _render_index_ordered(collection: str, sort: str, window: Shape) -> str:
+    """The rows of ``FOR d IN c SORT d.f DESC LIMIT o, n``, read from an index on ``f`` when
+    it can be, and exactly the full sort's rows whatever the data.
+
+    A lone ``FOR ... SORT ... LIMIT`` is served from an index on the sort field, which holds
+    no entry for a null or missing value (tests/query/test_server_plans.py). Descending,
+    those documents come last, so the index's page is the full sort's page whenever it is
+    full; a short page (the nulls would fill it, or there is no index and the server sorted
+    everything anyway) is asked again with ``FILTER true``, which keeps the full sort.
+    Ascending, the nulls come first and no index can say how many there are: that order
+    always takes the full sort.
+    """
+    offset, _ = render_expr(window[0])
+    count, _ = render_expr(window[1])
+    source = f"FOR {DOC} IN `{collection}`"
+    tail = f"SORT {sort} DESC\nLIMIT {offset}, {count}\nRETURN {DOC}"
+    # The index keys numbers as doubles: integers from 2**53 on may come out of order among
+    # their float-equal neighbours. A page holding none is right (bigger values all precede
+    # it, smaller ones follow it); a page holding one is asked again of the full sort.
+    value = sort.replace(f"{DOC}[", "t[", 1)
+    big = (f"LENGTH((FOR t IN top FILTER ({value} >= {2**53} AND {value} < \"\")"
+           f" OR ({value} <= {-(2**53)} AND {value} > true) LIMIT 1 RETURN 1)) == 0")
+    return (f"LET top = (\n{source}\n{tail}\n)\n"
+            f"FOR {DOC} IN (LENGTH(top) == {count} AND {big} ? top : (\n"
+            f"{source}\nFILTER true\n{tail}\n))")
+
+
 @lru_cache(maxsize=1024)
 def render_select(shape: Shape) -> str:
     """SDBQL for a select shape (cached: one rendering per shape)."""
     _, source, filters, order, window, projection, distinct, joins = shape
+    if source[0] == "scan-ordered":
+        sort_text, _ = render_expr(order[0][0])
+        body = _render_index_ordered(source[1], sort_text, window)
+        return f"{body}\nRETURN {_render_projection(projection, joins)}"
     lines = [_render_source(source)]
     lines.extend(f"FILTER {render_predicate(f)}" for f in filters)
     if order and not filters:
