@@ -839,8 +839,9 @@ class Edge(Document):
         return True
 
 
-#: per model: its ``list[model]`` validator, or False when pydantic cannot build one
-_LIST_VALIDATORS: Dict[type, Any] = {}
+#: per model: (the model validator it was built from, its ``list[model]`` validator or False
+#: when pydantic cannot build one)
+_LIST_VALIDATORS: Dict[type, Tuple[Any, Any]] = {}
 
 
 def _validate_list(cls: type, rows: List[Any]) -> Optional[List[Any]]:
@@ -851,13 +852,14 @@ def _validate_list(cls: type, rows: List[Any]) -> Optional[List[Any]]:
     invalid: the caller then validates row by row, so the error raised is
     the model's own, as it always was.
     """
-    validate = _LIST_VALIDATORS.get(cls)
-    if validate is None:
+    own = cls.__pydantic_validator__  # type: ignore[attr-defined]
+    built_for, validate = _LIST_VALIDATORS.get(cls, (None, None))
+    if built_for is not own:  # first use, or the model was rebuilt since
         try:
             validate = TypeAdapter(List[cls]).validate_python  # type: ignore[valid-type]
         except (PydanticSchemaGenerationError, PydanticUserError):
             validate = False  # pydantic cannot build it for this model: row by row
-        _LIST_VALIDATORS[cls] = validate
+        _LIST_VALIDATORS[cls] = (own, validate)
     if validate is False:
         return None
     try:
