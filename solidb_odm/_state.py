@@ -6,7 +6,7 @@ change an instance's state without importing the others.
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, Optional, Tuple, cast
+from typing import Any, Dict, FrozenSet, Optional
 
 from pydantic import BaseModel
 
@@ -45,30 +45,25 @@ class OdmState:
 def state_of(obj: BaseModel) -> OdmState:
     """The ODM state of a model instance (created on first use).
 
-    A loaded instance starts with a ``(db, stored document)`` pair instead (see
-    :func:`loaded_state`): building an ``OdmState`` for each of ten thousand
-    rows of a page costs more than validating them, and most are only read.
+    A loaded instance starts with a ``(db, stored document)`` pair instead,
+    put there by hydration (``Document.from_wire_many``): building an
+    ``OdmState`` for each of ten thousand rows of a page would cost a third of
+    validating them, and most are only read. Only this module and hydration
+    know the pair; everyone else asks here.
     """
     private = obj.__pydantic_private__
     if private is None:
         state = OdmState()
         object.__setattr__(obj, "__pydantic_private__", {"_odm": state})
         return state
-    found = private.get("_odm")
+    found: Any = private.get("_odm")
+    if type(found) is OdmState:  # the common case first: sessions ask several times per object
+        return found
     if found is None:
         found = private["_odm"] = OdmState()
     elif type(found) is tuple:
         found = private["_odm"] = OdmState(found[0], found[1])
-    return cast(OdmState, found)
-
-
-def loaded_state(db: Any, stored: Dict[str, Any]) -> Tuple[Any, Dict[str, Any]]:
-    """The cheap stand-in for ``OdmState(db, stored)`` that hydration attaches.
-
-    Only this module reads it (``state_of`` turns it into the full state on
-    first use), so the pair never leaks.
-    """
-    return (db, stored)
+    return found  # type: ignore[no-any-return]
 
 
 def loaded_of(obj: BaseModel) -> Optional[FrozenSet[str]]:

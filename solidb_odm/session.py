@@ -325,11 +325,12 @@ class Session:
     def add(self, obj: Document) -> None:
         """Track ``obj``: a new one is inserted at the next flush."""
         self._check_open()
-        owner = state_of(obj).session
+        state = state_of(obj)
+        owner = state.session
         if owner is not None and owner is not self:
             raise exc.SessionError("this object belongs to another session; expunge it first")
         ident = self._identity_of(obj)
-        if obj.is_persistent and ident is not None:
+        if ident is not None and state.snapshot is not None and not state.deleted:  # persistent
             if ident in self._identity and self._identity[ident] is not obj:
                 raise exc.SessionError(
                     f"another object for {ident[0]}/{ident[1]} is already in this session"
@@ -338,7 +339,7 @@ class Session:
             self._base_rev.setdefault(ident, obj.rev)
         else:
             self._new[id(obj)] = obj
-        state_of(obj).session = self
+        state.session = self
 
     def add_all(self, objs: List[Document]) -> None:
         """``add()`` each of ``objs``."""
