@@ -23,6 +23,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 
 @dataclass(slots=True)
@@ -161,6 +162,21 @@ def describe(message: Mapping[str, Any], tx_id: str | None) -> dict[str, Any]:
         "tx_id": tx_id or message.get("tx_id"),
         "batch": batch,
     }
+
+
+def describe_http(method: str, path: str, body: Any, database: str | None) -> dict[str, Any]:
+    """The event fields of an HTTP request; opening a query cursor is reported as its query."""
+    parts = path.split("/")
+    if (method == "POST" and len(parts) == 5 and parts[1:3] == ["_api", "database"]
+            and parts[4] == "cursor" and isinstance(body, Mapping)):
+        bind_vars = body.get("bindVars")
+        if not isinstance(bind_vars, Mapping):
+            bind_vars = None
+        return {"operation": "query", "database": unquote(parts[3]), "statement": body.get("query"),
+                "bind_names": tuple(sorted(bind_vars)) if bind_vars else (),
+                "bind_vars": bind_vars}
+    return {"operation": f"HTTP {method}", "database": database, "statement": path,
+            "bind_names": (), "bind_vars": None}
 
 
 def rows_of(data: Any, count: int | None) -> int | None:

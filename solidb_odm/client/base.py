@@ -187,11 +187,11 @@ class ExecutorBase(Generic[Tx]):
     def _http_event(self, request: HttpRequest, started: float, status: int | None,
                     error: BaseException | None) -> None:
         host, port = self._where()
+        fields = events.describe_http(request.method, request.path, request.body,
+                                      self._state.database)
         events.emit(events.RequestEvent(
-            operation=f"HTTP {request.method}", database=self._state.database,
-            collection=None, statement=request.path, bind_names=(), bind_vars=None,
-            duration=time.perf_counter() - started, rows=None, host=host,
-            port=port, tx_id=None, error=error,
+            collection=None, duration=time.perf_counter() - started, rows=None, host=host,
+            port=port, tx_id=None, error=error, **fields,
         ))
 
     def _where(self) -> tuple[str, int]:
