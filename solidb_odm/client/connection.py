@@ -21,7 +21,7 @@ import socket
 import struct
 import sys
 import time
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .. import exceptions as exc
 from .. import protocol
@@ -78,14 +78,15 @@ class Connection:
         if KERNEL_TIMEOUTS:
             sock.settimeout(None)  # blocking: no poll() before each call
         self._arm(sock, request_timeout)
+        # What is readable on an idle socket (a list: empty while nothing is)
         poll = getattr(select, "poll", None)
-        self._idle_check: Callable[[], bool]
+        self._readable: Callable[[int], List[Any]]
         if poll is not None:
             poller = poll()
             poller.register(sock, _POLLIN)
-            self._idle_check = lambda: not poller.poll(0)
+            self._readable = poller.poll
         else:  # pragma: no cover - no poll() on this platform
-            self._idle_check = lambda: not select.select([sock], [], [], 0)[0]
+            self._readable = lambda timeout: select.select([sock], [], [], timeout)[0]
 
     @staticmethod
     def _arm(sock: socket.socket, seconds: Optional[float]) -> None:
@@ -106,7 +107,7 @@ class Connection:
         """False when closed, broken, or the server hung up while it sat idle."""
         if self._sock is None or self.broken:
             return False
-        if self._idle_check():
+        if not self._readable(0):
             return True
         # An idle connection has nothing to read unless the peer closed it
         # (EOF) or sent something unasked: either way it cannot be trusted.
