@@ -525,3 +525,48 @@ def test_server_stores_a_document_whose_answer_is_over_the_limit_then_hangs_up(
     # The client refuses such a write before sending it.
     with pytest.raises(exc.MessageTooLargeError, match="write limit"):
         solidb_client.insert(db, "huge", {"_key": "big2", "f": filler})
+
+
+def test_the_socket_blocks_and_the_kernel_enforces_the_deadline() -> None:
+    """No Python-level timeout (no poll() per call): SO_RCVTIMEO bounds the wait instead.
+
+    A peer that accepts and never answers: the request fails at its deadline,
+    as our TimeoutError, and the connection is closed for good.
+    """
+    from solidb_odm.client.connection import KERNEL_TIMEOUTS, Connection
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        conn = Connection("127.0.0.1", listener.getsockname()[1], request_timeout=0.3)
+        peer, _ = listener.accept()
+        try:
+            assert conn._sock is not None
+            if KERNEL_TIMEOUTS:
+                assert conn._sock.gettimeout() is None
+            assert conn.usable()
+            started = time.monotonic()
+            with pytest.raises(exc.TimeoutError):
+                conn.request({"cmd": "ping"})
+            assert 0.25 <= time.monotonic() - started < 1.0
+            assert conn.broken and conn.closed and not conn.usable()
+        finally:
+            peer.close()
+    finally:
+        listener.close()
+
+
+def test_an_idle_connection_the_peer_closed_is_not_usable() -> None:
+    from solidb_odm.client.connection import Connection
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        conn = Connection("127.0.0.1", listener.getsockname()[1])
+        peer, _ = listener.accept()
+        assert conn.usable()
+        peer.close()
+        deadline = time.monotonic() + 2.0
+        while conn.usable() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not conn.usable() and conn.broken
+    finally:
+        listener.close()

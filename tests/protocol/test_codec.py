@@ -169,3 +169,37 @@ def test_interpret_ok_pong_batch() -> None:
     assert protocol.interpret({"status": "batch", "responses": [{"status": "ok"}]}).responses
     with pytest.raises(exc.ProtocolError):
         protocol.interpret({"status": "weird"})
+
+
+@pytest.mark.parametrize("bad", [{"v": float("nan")}, {1: "int key"}, {"b": b"bytes"},
+                                 {"deep": [{"x": float("inf")}]}])
+def test_check_documents_refuses_what_check_document_refuses(bad: dict) -> None:
+    docs = [{"i": i} for i in range(50)] + [bad]
+    with pytest.raises(exc.ProtocolError):
+        protocol.check_document(bad)
+    with pytest.raises(exc.ProtocolError):
+        protocol.check_documents(docs)
+
+
+def test_checked_documents_are_sized_once_and_encoded_like_a_list() -> None:
+    docs = [{"i": i, "name": f"n{i}"} for i in range(100)]
+    checked = protocol.check_documents(docs)
+    assert checked == docs and checked.size == protocol.encoded_size(docs)
+    assert list(protocol.chunks_by_size(checked, checked.size)) == [checked]
+    assert len(list(protocol.chunks_by_size(checked, checked.size // 2))) == 3
+    frame = protocol.encode_frame({"cmd": "bulk_insert", "documents": checked})
+    assert msgpack.unpackb(frame[4:])["documents"] == docs
+
+
+def test_a_document_over_the_write_limit_in_a_small_list_is_refused() -> None:
+    big = {"blob": "x" * protocol.MAX_DOCUMENT_SIZE}
+    with pytest.raises(exc.MessageTooLargeError):
+        protocol.check_documents([{"i": 1}, big])
+
+
+def test_the_thread_packer_survives_an_error_and_drops_a_large_buffer() -> None:
+    with pytest.raises(exc.ProtocolError):
+        protocol.encode_payload({"a": [1, object()]})
+    assert protocol.encode_payload({"a": 1}) == msgpack.packb({"a": 1})
+    protocol.encode_payload({"a": "x" * (2 << 20)})
+    assert protocol.encode_payload({"b": 2}) == msgpack.packb({"b": 2})
