@@ -96,6 +96,8 @@ D = TypeVar("D", bound="Document")
 E = TypeVar("E", bound="Edge")
 
 SYSTEM_FIELDS = frozenset({"_key", "_id", "_rev"})
+#: ``object.__setattr__(obj, "__pydantic_private__", value)`` without the name lookup.
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 #: Python names of the fields ``to_wire`` leaves out (the server sets them).
 _NOT_STORED: Any = {"id", "rev"}
 #: Set by the server; never sent back.
@@ -367,7 +369,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
             return out
         plan = _trusted_plan(cls) if trusted else None
         validate = cls.__pydantic_validator__.validate_python
-        setattr_ = object.__setattr__
+        set_private = _SET_PRIVATE  # the slot's own setter: cheaper than object.__setattr__
         objs: List[D] = []
         append = objs.append
         # Thousands of new objects would set off the cyclic garbage collector
@@ -385,7 +387,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
             for obj, data in zip(built, rows, strict=True):
                 if obj.__pydantic_private__ is None:
                     # the state is a (db, stored) pair until someone asks (state_of)
-                    setattr_(obj, "__pydantic_private__", {"_odm": (db, data)})
+                    set_private(obj, {"_odm": (db, data)})
                 else:  # the model declares private attributes of its own
                     obj.__pydantic_private__["_odm"] = OdmState(db, data)
                 append(obj)
@@ -956,8 +958,14 @@ class _TrustedPlan:
         over the fields costs about as much as pydantic's own validation.
         Names and aliases enter the source only through ``repr()``.
         """
-        env: Dict[str, Any] = {"cls": self.cls, "names": self.names,
-                               "setattr_": object.__setattr__, "KeyError": KeyError}
+        slots = BaseModel.__dict__  # the slot descriptors: cheaper than object.__setattr__
+        env: Dict[str, Any] = {
+            "cls": self.cls, "names": self.names, "KeyError": KeyError,
+            "set_dict": slots["__dict__"].__set__,
+            "set_fields": slots["__pydantic_fields_set__"].__set__,
+            "set_extra": slots["__pydantic_extra__"].__set__,
+            "set_private": slots["__pydantic_private__"].__set__,
+        }
         items = []
         for i, (name, alias, convert) in enumerate(self.fields):
             if convert is _local_id_or_none:  # local_id(), inlined: one call less per row
@@ -980,10 +988,10 @@ class _TrustedPlan:
             "            obj = validate(data)\n"
             "        else:\n"
             "            obj = new(cls)\n"
-            "            setattr_(obj, '__dict__', values)\n"
-            "            setattr_(obj, '__pydantic_fields_set__', set(names))\n"
-            "            setattr_(obj, '__pydantic_extra__', None)\n"
-            "        setattr_(obj, '__pydantic_private__', {'_odm': (db, data)})\n"
+            "            set_dict(obj, values)\n"
+            "            set_fields(obj, set(names))\n"
+            "            set_extra(obj, None)\n"
+            "        set_private(obj, {'_odm': (db, data)})\n"
             "        append(obj)\n"
             "    return out\n"
         )
