@@ -239,8 +239,15 @@ class Document(BaseModel, metaclass=DocumentMeta):
     @field_validator("id", mode="before")
     @classmethod
     def _id_without_database(cls, value: Any) -> Any:
-        """The server reports ``_id`` as ``"db:collection/key"``: keep the database out of it."""
-        return local_id(value) if isinstance(value, str) else value
+        """The server reports ``_id`` as ``"db:collection/key"``: keep the database out of it.
+
+        ``local_id()`` written out: this runs for every document of every page.
+        """
+        if isinstance(value, str):
+            head, sep, tail = value.partition(":")
+            if sep and "/" not in head:
+                return tail
+        return value
 
 
     # -- model-level helpers ------------------------------------------------
