@@ -91,7 +91,9 @@ class Command:
 class HttpRequest:
     """One call to the server's HTTP API on the driver's port, with the client's credentials.
 
-    With ``raw=True`` a 4xx/5xx answer is returned instead of raised.
+    With ``raw=True`` a 4xx/5xx answer is returned instead of raised. With
+    ``binary=True`` the server is asked to answer in MessagePack, which decodes
+    faster than JSON (for large answers such as a cursor's batches).
     """
 
     method: str
@@ -99,6 +101,7 @@ class HttpRequest:
     body: Any = None
     query: Mapping[str, Any] | None = None
     raw: bool = False
+    binary: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -284,7 +284,7 @@ class AsyncClient(ExecutorBase["_AsyncTransaction"], AsyncClientMethods, AsyncSu
         status, body = await asyncio.to_thread(
             transport.request, request.method, request.path, request.body,
             query=request.query, raw=request.raw,
-            headers=HttpTransport.auth_headers(self._credentials),
+            headers=HttpTransport.auth_headers(self._credentials), binary=request.binary,
         )
         return HttpResponse(status, body)
 

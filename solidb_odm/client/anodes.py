@@ -194,6 +194,7 @@ class AsyncNodePools:
                 status, body = await asyncio.to_thread(
                     transport.request, request.method, request.path, request.body,
                     query=request.query, raw=request.raw, headers=headers,
+                    binary=request.binary,
                 )
             except failover.NotSentError as err:
                 self._failed(node, err)

@@ -269,7 +269,7 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
         transport = HttpTransport(self.host, self.port, timeout=self._pool.request_timeout)
         status, body = transport.request(
             request.method, request.path, request.body, query=request.query, raw=request.raw,
-            headers=HttpTransport.auth_headers(self._pool.credentials),
+            headers=HttpTransport.auth_headers(self._pool.credentials), binary=request.binary,
         )
         return HttpResponse(status, body)
 

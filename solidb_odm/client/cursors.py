@@ -50,13 +50,14 @@ def open_cursor(database: str, sdbql: str, bind_vars: Mapping[str, Any],
     size = max(1, min(int(batch_size), MAX_BATCH))
     body = {"query": sdbql, "bindVars": dict(bind_vars), "batchSize": size}
     response = yield from http(HttpRequest("POST", path("_api", "database", database, "cursor"),
-                                           body))
+                                           body, binary=True))
     return _page(response.body)
 
 
 def next_page(cursor_id: str) -> Op[CursorPage]:
     """The next batch of an open cursor (``NotFoundError`` once it expired: 5 minutes idle)."""
-    response = yield from http(HttpRequest("PUT", path("_api", "cursor", cursor_id)))
+    response = yield from http(HttpRequest("PUT", path("_api", "cursor", cursor_id),
+                                           binary=True))
     return _page(response.body)
 
 

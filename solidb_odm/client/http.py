@@ -15,6 +15,8 @@ import json
 from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import quote, urlencode
 
+import msgpack
+
 from .. import exceptions as exc
 from .failover import ConnectTimeoutError, NotSentError
 
@@ -61,16 +63,18 @@ class HttpTransport:
         headers: Optional[Mapping[str, str]] = None,
         query: Optional[Mapping[str, Any]] = None,
         raw: bool = False,
+        binary: bool = False,
     ) -> Tuple[int, Any]:
         """Send one request; return (status, decoded JSON body) or raise the typed error.
 
         With ``raw=True`` no error is raised for 4xx/5xx and the body is
-        returned as text when it is not JSON.
+        returned as text when it is not JSON. With ``binary=True`` the server
+        is asked for MessagePack (the body is decoded from whichever it sent).
         """
         if query:
             url_path += "?" + urlencode({k: v for k, v in query.items() if v is not None})
         payload = None if body is None else json.dumps(body).encode("utf-8")
-        send_headers = {"Accept": "application/json"}
+        send_headers = {"Accept": "application/msgpack" if binary else "application/json"}
         if payload is not None:
             send_headers["Content-Type"] = "application/json"
         send_headers.update(headers or {})
@@ -90,17 +94,27 @@ class HttpTransport:
             response = conn.getresponse()
             data = response.read()
             status = response.status
+            content_type = response.getheader("Content-Type") or ""
         except TimeoutError as err:
             raise exc.TimeoutError(f"HTTP {method} {url_path} timed out") from err
         except (OSError, http.client.HTTPException) as err:
             raise exc.ConnectionError(f"HTTP {method} {url_path} failed: {err}") from err
         finally:
             conn.close()
-        text = data.decode("utf-8", "replace")
-        try:
-            decoded: Any = json.loads(text) if text else None
-        except ValueError:
-            decoded = text
+        decoded: Any
+        if content_type.startswith("application/msgpack") and data:
+            try:
+                decoded = msgpack.unpackb(data, raw=False, strict_map_key=False)
+            except Exception as err:  # msgpack raises several unrelated types
+                raise exc.ProtocolError(f"HTTP {method} {url_path}: malformed MessagePack: "
+                                        f"{err}") from err
+            text = ""
+        else:
+            text = data.decode("utf-8", "replace")
+            try:
+                decoded = json.loads(text) if text else None
+            except ValueError:
+                decoded = text
         if raw or status < 400:
             return status, decoded
         message = decoded.get("error") if isinstance(decoded, dict) else None

@@ -195,7 +195,7 @@ class NodePools:
             try:
                 status, body = transport.request(
                     request.method, request.path, request.body, query=request.query,
-                    raw=request.raw, headers=headers,
+                    raw=request.raw, headers=headers, binary=request.binary,
                 )
             except failover.NotSentError as err:
                 self._failed(node, err)
