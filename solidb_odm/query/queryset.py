@@ -33,7 +33,7 @@ from pydantic import ValidationError as PydanticValidationError
 from .. import _context
 from .. import exceptions as exc
 from .._state import local_id, state_of
-from ..client.cursors import CursorPage, close_cursor, next_page, open_cursor
+from ..client.cursors import MAX_BATCH, CursorPage, close_cursor, next_page, open_cursor
 from ..ops import Op, current_transaction
 from .aggregates import Aggregate
 from .compiler import (
@@ -659,7 +659,7 @@ class QuerySet(Generic[D]):
         out.extend(objs)
         if not more:
             return out
-        page = yield from self._rest_op(take, chunk_size)
+        page = yield from self._rest_op(take, MAX_BATCH)  # all of it is kept anyway
         if page is None:
             for offset, take in pages:
                 objs, more = yield from self._page_op(offset, take)
@@ -725,7 +725,7 @@ class QuerySet(Generic[D]):
             if not more:
                 return
             skip = take
-        page = runner.run(self._rest_op(skip, chunk_size))
+        page = runner.run(self._rest_op(skip, MAX_BATCH if query_first else chunk_size))
         if page is None:
             for offset, take in pages:
                 objs, more = runner.run(self._page_op(offset, take))
@@ -765,7 +765,7 @@ class QuerySet(Generic[D]):
             if not more:
                 return
             skip = take
-        page = await runner.arun(self._rest_op(skip, chunk_size))
+        page = await runner.arun(self._rest_op(skip, MAX_BATCH if query_first else chunk_size))
         if page is None:
             for offset, take in pages:
                 objs, more = await runner.arun(self._page_op(offset, take))
