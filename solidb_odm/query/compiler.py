@@ -118,9 +118,10 @@ def select_shape(spec: SelectSpec, builder: ShapeBuilder) -> Shape:
         window = (builder.param(spec.offset or 0),
                   builder.param(spec.limit if spec.limit is not None else 2**53))
     joins = tuple(_join_shape(join) for join in spec.joins)
-    if (window and not filters and not spec.distinct and source[0] == "scan"
-            and _index_orderable(spec, builder)):
-        source = ("scan-ordered", source[1])
+    if window and not filters and not spec.distinct and source[0] == "scan":
+        ordered_kind = _index_ordered_kind(spec, builder)
+        if ordered_kind is not None:
+            source = ("scan-ordered", source[1], ordered_kind in ("number", "decimal"))
     return ("select", source, tuple(filters), order, window, spec.projection,
             spec.distinct, joins)
 
@@ -132,18 +133,18 @@ def select_shape(spec: SelectSpec, builder: ShapeBuilder) -> Shape:
 _INDEX_ORDERED_KINDS = frozenset({"number", "decimal", "datetime", "date", "time", "uuid", "bool"})
 
 
-def _index_orderable(spec: SelectSpec, builder: ShapeBuilder) -> bool:
-    """``order_by("-f")[i:j]`` alone on a top-level field of a kind its index orders right: the
-    server may read it from an index on ``f`` (see :func:`_render_index_ordered`)."""
+def _index_ordered_kind(spec: SelectSpec, builder: ShapeBuilder) -> Optional[str]:
+    """The field kind when ``order_by("-f")[i:j]`` alone is on a top-level field whose index
+    orders right, so that the server may read the page from it (see
+    :func:`_render_index_ordered`); None otherwise."""
     if len(spec.order) != 1 or not spec.order[0].descending:
-        return False
+        return None
     expression = spec.order[0].expression
     shaped = expression.shape(ShapeBuilder(spec.resolve, spec.describe))
     if shaped[0] != "field" or len(shaped[1]) != 1 or not isinstance(shaped[1][0], str):
-        return False
-    field_spec = expression.spec(builder)
-    kind = getattr(field_spec, "kind", None)
-    return kind in _INDEX_ORDERED_KINDS
+        return None
+    kind = getattr(expression.spec(builder), "kind", None)
+    return kind if kind in _INDEX_ORDERED_KINDS else None
 
 
 # -- rendering -----------------------------------------------------------------
@@ -279,7 +280,7 @@ def _render_projection(projection: Tuple[Any, ...], joins: Sequence[Shape]) -> s
     return DOC
 
 
-def _render_index_ordered(collection: str, sort: str, window: Shape) -> str:
+def _render_index_ordered(collection: str, sort: str, window: Shape, numbers: bool) -> str:
     """The rows of ``FOR d IN c SORT d.f DESC LIMIT o, n``, read from an index on ``f`` when
     it can be, and exactly the full sort's rows whatever the data.
 
@@ -295,15 +296,18 @@ def _render_index_ordered(collection: str, sort: str, window: Shape) -> str:
     count, _ = render_expr(window[1])
     source = f"FOR {DOC} IN `{collection}`"
     tail = f"SORT {sort} DESC\nLIMIT {offset}, {count}\nRETURN {DOC}"
-    # The index keys numbers as doubles: integers from 2**53 on may come out of order among
-    # their float-equal neighbours. A page holding none is right (bigger values all precede
-    # it, smaller ones follow it); a page holding one is asked again of the full sort.
-    value = sort.replace(f"{DOC}[", "t[", 1)
-    big = (f"LENGTH((FOR t IN top FILTER ({value} >= {2**53} AND {value} < \"\")"
-           f" OR ({value} <= {-(2**53)} AND {value} > true) LIMIT 1 RETURN 1)) == 0")
+    full = f"LENGTH(top) == {count}"
+    if numbers:
+        # The index keys numbers as doubles: integers from 2**53 on may come out of order
+        # among their float-equal neighbours. The page is in the index's order, so it holds
+        # none when its first value is a number below 2**53 and its last one above -2**53
+        # (anything between two such numbers is such a number); bigger values all precede
+        # it, smaller ones follow it. Otherwise (or a string or boolean at either end) the
+        # page is asked again of the full sort.
+        first, last = sort.replace(f"{DOC}[", "top[0][", 1), sort.replace(f"{DOC}[", "top[-1][", 1)
+        full += f" AND {first} < {2**53} AND {last} > {-(2**53)}"
     return (f"LET top = (\n{source}\n{tail}\n)\n"
-            f"FOR {DOC} IN (LENGTH(top) == {count} AND {big} ? top : (\n"
-            f"{source}\nFILTER true\n{tail}\n))")
+            f"FOR {DOC} IN ({full} ? top : (\n{source}\nFILTER true\n{tail}\n))")
 
 
 @lru_cache(maxsize=1024)
@@ -312,7 +316,7 @@ def render_select(shape: Shape) -> str:
     _, source, filters, order, window, projection, distinct, joins = shape
     if source[0] == "scan-ordered":
         sort_text, _ = render_expr(order[0][0])
-        body = _render_index_ordered(source[1], sort_text, window)
+        body = _render_index_ordered(source[1], sort_text, window, source[2])
         return f"{body}\nRETURN {_render_projection(projection, joins)}"
     lines = [_render_source(source)]
     lines.extend(f"FILTER {render_predicate(f)}" for f in filters)

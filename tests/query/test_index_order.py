@@ -34,7 +34,7 @@ class Ranked(Document):
 def _documents() -> List[dict[str, Any]]:
     rng = random.Random(7)
     numbers: List[Any] = [0, 0, -1, 1, 1, 2, 3, 3, 3, -7, 10**6, -(10**6), BIG, BIG + 1,
-                          BIG + 2, -BIG - 1, 0.0, -0.0, 1.0]
+                          BIG + 2, -BIG - 1, -BIG - 2, -BIG, 0.0, -0.0, 1.0]
     strings = ["", "a", "a", "B", "b", "é", "z", "zz", "10", "9", "a\x00", "a\x00b", "\x00"]
     docs: List[dict[str, Any]] = []
     for i in range(60):
