@@ -222,7 +222,7 @@ def cases() -> List[Case]:
              lambda v: ("FOR d IN {c} FILTER d.price < @v AND d.price != null RETURN d",
                         {"v": float(v)}),
              lambda i: f"{5 + (i % 89) / 100:.2f}", wire=lambda v: (float(v),),
-             sentinel="98765.43", norm=keys),
+             sentinel="-98765.43", norm=keys),  # matches nothing: one statement
         Case("joined >= t (datetime)", lambda m, v: list(m.objects.filter(joined__gte=v)),
              lambda v: ("FOR d IN {c} FILTER d.joined >= @v RETURN d",
                         {"v": datetime_to_stored(v)}),
