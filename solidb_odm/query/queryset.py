@@ -853,14 +853,21 @@ class QuerySet(Generic[D]):
 
         ``get(key=...)`` on an unfiltered QuerySet is a direct read by key.
         """
+        key = self._direct_key(conditions, lookups)
+        if key is not None:  # the common read: one operation layer less
+            return self._runner().run(self._get_by_key_op(key))
         return self._runner().run(self._get_op(conditions, lookups))
 
     async def aget(self, *conditions: Union[Predicate, bool], **lookups: Any) -> D:
         """:meth:`get`, awaitable."""
+        key = self._direct_key(conditions, lookups)
+        if key is not None:
+            return cast(D, await self._runner().arun(self._get_by_key_op(key)))
         return cast(D, await self._runner().arun(self._get_op(conditions, lookups)))
 
-    def _get_op(self, conditions: Sequence[Union[Predicate, bool]],
-                lookups: Mapping[str, Any]) -> Op[D]:
+    def _direct_key(self, conditions: Sequence[Union[Predicate, bool]],
+                    lookups: Mapping[str, Any]) -> Optional[str]:
+        """The key of a ``get(key=...)`` that can be a direct read, else None."""
         if (
             not conditions and len(lookups) == 1 and not self._where and not self._empty
             and self._traversal is None and self._projection == ("doc",)
@@ -868,7 +875,14 @@ class QuerySet(Generic[D]):
         ):
             ((name, value),) = lookups.items()
             if name in ("key", "pk", "_key") and isinstance(value, str):
-                return (yield from self._get_by_key_op(value))
+                return value
+        return None
+
+    def _get_op(self, conditions: Sequence[Union[Predicate, bool]],
+                lookups: Mapping[str, Any]) -> Op[D]:
+        key = self._direct_key(conditions, lookups)
+        if key is not None:
+            return (yield from self._get_by_key_op(key))
         qs = self.filter(*conditions, **lookups) if (conditions or lookups) else self
         rows = yield from qs[:2]._fetch_op()
         if not rows:
