@@ -75,13 +75,9 @@ class Person(Document):
         collection = "qb_people"
 
 
-class PersonIx(Document):
-    age: Union[int, str, None] = None
-    name: str = ""
-    score: float = 0.0
-    price: Optional[decimal.Decimal] = None
-    joined: Optional[dt.datetime] = None
-    grp: str = ""
+class PersonIx(Person):
+    """The same model on the collection with indexes."""
+
     author: Annotated[Optional[str], Reference(Author, related_name="people_ix")] = None
 
     class Meta:
