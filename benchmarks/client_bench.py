@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _pinning import pin
 
-from solidb_odm import AsyncClient, Client
+from solidb_odm import AsyncClient
 from solidb_odm.testing import SoliDBServer
 
 try:  # measured too when installed (pip install solidb-odm[uvloop])
@@ -148,15 +148,26 @@ def bulk_docs(tag: str, size: int) -> List[Dict[str, Any]]:
     return [{"tag": tag, "i": i, "name": f"user-{i}", "score": i * 0.5} for i in range(size)]
 
 
-def ours_ops(client: Client, bulk: int) -> Dict[str, Op]:
-    docs = bulk_docs("ours", bulk)
+def sdk_ops(client: Any, tag: str, update_key: str, bulk: int) -> Dict[str, Op]:
+    """The operations through a client with the reference SDK's methods (ours, the official).
+
+    Each variant updates its own seed document, so none waits behind another's writes.
+    """
+    docs = bulk_docs(tag, bulk)
+    bulk_insert = getattr(client, "bulk_insert", None)
+    if bulk_insert is None:
+        # the official client has no bulk_insert method: its one request function, as a
+        # user would call it
+        def bulk_insert(database: str, collection: str, documents: Any) -> Any:
+            return client._send_command("bulk_insert", database=database,
+                                        collection=collection, documents=documents)
     return {
         "ping": lambda i: client.ping(),
         "get": lambda i: client.get(DB, "seed", "k00042"),
-        "insert": lambda i: client.insert(DB, "ours", {"i": i, "name": "x"}),
-        "update": lambda i: client.update(DB, "seed", "k00007", {"n": i}),
+        "insert": lambda i: client.insert(DB, tag, {"i": i, "name": "x"}),
+        "update": lambda i: client.update(DB, "seed", update_key, {"n": i}),
         "query (100 docs)": lambda i: client.query(DB, QUERY),
-        "bulk insert": lambda i: client.bulk_insert(DB, "bulk_ours", docs),
+        "bulk insert": lambda i: bulk_insert(DB, f"bulk_{tag}", docs),
     }
 
 
@@ -187,20 +198,6 @@ def bare_ops(conn: BareConnection, bulk: int) -> Dict[str, Op]:
         "bulk insert": lambda i: conn.call(
             {"cmd": "bulk_insert", "database": DB, "collection": "bulk_bare",
              "documents": docs}),
-    }
-
-
-def official_ops(client: Any, bulk: int) -> Dict[str, Op]:
-    docs = bulk_docs("official", bulk)
-    return {
-        "ping": lambda i: client.ping(),
-        "get": lambda i: client.get(DB, "seed", "k00042"),
-        "insert": lambda i: client.insert(DB, "official", {"i": i, "name": "x"}),
-        "update": lambda i: client.update(DB, "seed", "k00010", {"n": i}),
-        "query (100 docs)": lambda i: client.query(DB, QUERY),
-        # it has no bulk_insert method: its one request function, as a user would call it
-        "bulk insert": lambda i: client._send_command(
-            "bulk_insert", database=DB, collection="bulk_official", documents=docs),
     }
 
 
@@ -241,9 +238,9 @@ def run(seconds: float, rounds: int, bulk: int) -> Tuple[str, Dict[str, List[Var
             client.bulk_insert(DB, "seed", [{"_key": f"k{i:05d}", "i": i, "name": f"n{i}"}
                                             for i in range(1000)])
             table: Dict[str, Dict[str, Op]] = {
-                "ours": ours_ops(client, bulk), "bare": bare_ops(bare, bulk)}
+                "ours": sdk_ops(client, "ours", "k00007", bulk), "bare": bare_ops(bare, bulk)}
             if official is not None:
-                table["official"] = official_ops(official, bulk)
+                table["official"] = sdk_ops(official, "official", "k00010", bulk)
             atable: Dict[str, Tuple[asyncio.AbstractEventLoop,
                                     Dict[str, Callable[[int], Awaitable[Any]]]]] = {}
             for loop_name, loop in loops.items():
