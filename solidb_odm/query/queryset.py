@@ -651,27 +651,14 @@ class QuerySet(Generic[D]):
     def _fetch_op(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Op[List[Any]]:
         """Every result, as one operation: one page, then a cursor (or more pages) for the rest."""
         out: List[Any] = []
-        if self._empty or self._limit == 0:  # qs[3:3] asks for nothing
-            return out
-        pages = self._pages(chunk_size)
-        offset, take = next(pages)
-        objs, more = yield from self._page_op(offset, take)
-        out.extend(objs)
-        if not more:
-            return out
-        page = yield from self._rest_op(take, MAX_BATCH)  # all of it is kept anyway
-        if page is None:
-            for offset, take in pages:
-                objs, more = yield from self._page_op(offset, take)
-                out.extend(objs)
-                if not more:
-                    break
-            return out
-        while True:
-            out.extend((yield from self._hydrate_op(page.rows)))
-            if page.cursor_id is None:
-                return out
-            page = yield from next_page(page.cursor_id)
+        batches = _Batches(self, chunk_size, query_first=True)
+        try:
+            while not batches.done:
+                out.extend((yield from batches.next_op()))
+        finally:
+            if batches.cursor_id is not None:  # left before its end: free the server's copy
+                yield from close_cursor(batches.cursor_id)
+        return out
 
     def _rest_op(self, skip: int, chunk_size: int) -> Op[Optional[CursorPage]]:
         """A server-side cursor over the results after the first ``skip``; None where none can serve.
@@ -711,40 +698,15 @@ class QuerySet(Generic[D]):
         return self._iterate(chunk_size, query_first=False)
 
     def _iterate(self, chunk_size: int, *, query_first: bool) -> Iterator[Any]:
-        """The results in batches: a first page by query when most results are small
-        (``query_first``), then a cursor, or pages where no cursor can serve."""
-        if self._empty or self._limit == 0:  # qs[3:3] asks for nothing
-            return
+        """The results, one batch per round trip (see ``_Batches``)."""
         runner = self._runner()
-        pages = self._pages(chunk_size)
-        skip = 0
-        if query_first:
-            offset, take = next(pages)
-            objs, more = runner.run(self._page_op(offset, take))
-            yield from objs
-            if not more:
-                return
-            skip = take
-        page = runner.run(self._rest_op(skip, MAX_BATCH if query_first else chunk_size))
-        if page is None:
-            for offset, take in pages:
-                objs, more = runner.run(self._page_op(offset, take))
-                yield from objs
-                if not more:
-                    return
-            return
-        cursor_id = page.cursor_id
+        batches = _Batches(self, chunk_size, query_first=query_first)
         try:
-            while True:
-                objs = runner.run(self._hydrate_op(page.rows))
-                yield from objs
-                if cursor_id is None:
-                    return
-                page = runner.run(next_page(cursor_id))
-                cursor_id = page.cursor_id
+            while not batches.done:
+                yield from runner.run(batches.next_op())
         finally:
-            if cursor_id is not None:  # left before its end: free the server's copy
-                runner.run(close_cursor(cursor_id))
+            if batches.cursor_id is not None:  # left before its end: free the server's copy
+                runner.run(close_cursor(batches.cursor_id))
 
     def aiterator(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[D]:
         """:meth:`iterator` for ``async for``: one awaited round trip per batch."""
@@ -752,41 +714,15 @@ class QuerySet(Generic[D]):
 
     async def _aiterate(self, chunk_size: int, *, query_first: bool) -> AsyncIterator[Any]:
         """:meth:`_iterate`, awaited."""
-        if self._empty or self._limit == 0:  # qs[3:3] asks for nothing
-            return
         runner = self._runner()
-        pages = self._pages(chunk_size)
-        skip = 0
-        if query_first:
-            offset, take = next(pages)
-            objs, more = await runner.arun(self._page_op(offset, take))
-            for obj in objs:
-                yield obj
-            if not more:
-                return
-            skip = take
-        page = await runner.arun(self._rest_op(skip, MAX_BATCH if query_first else chunk_size))
-        if page is None:
-            for offset, take in pages:
-                objs, more = await runner.arun(self._page_op(offset, take))
-                for obj in objs:
-                    yield obj
-                if not more:
-                    return
-            return
-        cursor_id = page.cursor_id
+        batches = _Batches(self, chunk_size, query_first=query_first)
         try:
-            while True:
-                objs = await runner.arun(self._hydrate_op(page.rows))
-                for obj in objs:
+            while not batches.done:
+                for obj in await runner.arun(batches.next_op()):
                     yield obj
-                if cursor_id is None:
-                    return
-                page = await runner.arun(next_page(cursor_id))
-                cursor_id = page.cursor_id
         finally:
-            if cursor_id is not None:  # left before its end: free the server's copy
-                await runner.arun(close_cursor(cursor_id))
+            if batches.cursor_id is not None:  # left before its end: free the server's copy
+                await runner.arun(close_cursor(batches.cursor_id))
 
     def __iter__(self) -> Iterator[D]:
         """Results page by page; once iterated to the end they are kept (as in Django)."""
@@ -1335,6 +1271,60 @@ class QuerySet(Generic[D]):
         db = self.db
         rows = yield from db.ops.query(db.name, sdbql, bind_vars)
         return [self.model.from_wire(r, db) for r in rows if isinstance(r, dict)]
+
+
+class _Batches:
+    """The steps of one read of a QuerySet's results, each an operation returning a batch.
+
+    With ``query_first`` (list(), a for loop: most results are small) the
+    first page is a query; the rest, or with iterator() everything, comes
+    from one server-side cursor in batches (the server's largest when the
+    rows are all kept), or from further pages where no cursor can serve
+    (see ``QuerySet._rest_op``). ``cursor_id`` is the cursor still to read:
+    whoever stops early frees it.
+    """
+
+    def __init__(self, qs: QuerySet[Any], chunk_size: int, *, query_first: bool) -> None:
+        self.qs = qs
+        self.pages = qs._pages(chunk_size)
+        self.cursor_batch = MAX_BATCH if query_first else chunk_size
+        self.skip = 0  # rows the first page read
+        self.step = "first" if query_first else "cursor"
+        self.cursor_id: Optional[str] = None
+        self.done = qs._empty or qs._limit == 0  # qs[3:3] asks for nothing
+
+    def next_op(self) -> Op[List[Any]]:
+        """The next batch; ``done`` once there is none after it."""
+        qs = self.qs
+        if self.step == "first":
+            objs = yield from self._page_op()
+            self.step = "cursor"
+            return objs
+        if self.step == "pages":
+            return (yield from self._page_op())
+        if self.step == "cursor":
+            page = yield from qs._rest_op(self.skip, self.cursor_batch)
+            if page is None:  # no cursor here: page by page
+                self.step = "pages"
+                return (yield from self._page_op())
+            self.step = "next"
+        else:
+            assert self.cursor_id is not None
+            page = yield from next_page(self.cursor_id)
+        self.cursor_id = page.cursor_id
+        self.done = page.cursor_id is None
+        return (yield from qs._hydrate_op(page.rows))
+
+    def _page_op(self) -> Op[List[Any]]:
+        found = next(self.pages, None)
+        if found is None:
+            self.done = True
+            return []
+        offset, take = found
+        objs, more = yield from self.qs._page_op(offset, take)
+        self.skip += take
+        self.done = not more
+        return objs
 
 
 class Manager(QuerySet[D]):
