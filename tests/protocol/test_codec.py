@@ -197,7 +197,7 @@ def test_a_document_over_the_write_limit_in_a_small_list_is_refused() -> None:
         protocol.check_documents([{"i": 1}, big])
 
 
-def test_the_thread_packer_survives_an_error_and_drops_a_large_buffer() -> None:
+def test_encoding_works_after_an_error_and_after_a_large_payload() -> None:
     with pytest.raises(exc.ProtocolError):
         protocol.encode_payload({"a": [1, object()]})
     assert protocol.encode_payload({"a": 1}) == msgpack.packb({"a": 1})
