@@ -254,6 +254,18 @@ def _check_shape(response: Dict[str, Any]) -> None:
         raise exc.ProtocolError(f"unknown response status {status!r}")
 
 
+def whole_frame(data: bytes) -> Optional[bytes]:
+    """The payload when ``data`` is exactly one whole frame, else None.
+
+    The common answer arrives in one read: both connections take it without
+    a ``FrameDecoder``, and hand anything else to theirs.
+    """
+    size = len(data)
+    if size >= HEADER.size and HEADER.unpack_from(data)[0] + HEADER.size == size:
+        return data[HEADER.size:]
+    return None
+
+
 class FrameDecoder:
     """Incremental splitter: feed it bytes as they arrive, take whole payloads out."""
 

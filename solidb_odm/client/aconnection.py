@@ -17,9 +17,6 @@ from typing import Any, cast
 from .. import exceptions as exc
 from .. import protocol
 
-_HEADER_SIZE = protocol.HEADER.size
-_unpack_header = protocol.HEADER.unpack_from
-
 
 class _FrameProtocol(asyncio.Protocol):
     """Feeds received bytes to a FrameDecoder and hands out whole payloads."""
@@ -36,12 +33,8 @@ class _FrameProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        payload: bytes | None
-        size = len(data)
-        if (not self.decoder.pending and size >= _HEADER_SIZE
-                and _unpack_header(data)[0] + _HEADER_SIZE == size):
-            payload = data[_HEADER_SIZE:]  # the common case: one read, one whole frame
-        else:
+        payload = None if self.decoder.pending else protocol.whole_frame(data)
+        if payload is None:
             self.decoder.feed(data)
             try:
                 payload = self.decoder.next_payload()

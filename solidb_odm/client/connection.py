@@ -30,9 +30,8 @@ from .. import protocol
 #: BSDs, macOS). Elsewhere (Windows) the socket's own timeout is used.
 KERNEL_TIMEOUTS = sys.platform != "win32" and hasattr(socket, "SO_RCVTIMEO")
 _TIMEVAL = struct.Struct("@ll")
-_HEADER = protocol.HEADER
 _HEADER_SIZE = protocol.HEADER.size
-_unpack_header = protocol.HEADER.unpack_from
+_whole_frame = protocol.whole_frame
 _decode = protocol.decode_payload
 #: the first read's size: small answers arrive in one read
 _FIRST_READ = 1 << 16
@@ -171,17 +170,12 @@ class Connection:
                         rearmed = True
                         self._arm_remaining(sock, started, "while sending")
                 chunk = sock.recv(_FIRST_READ)
-                size = len(chunk)
-                if size >= _HEADER_SIZE:
-                    (length,) = _unpack_header(chunk)
-                    if size == length + _HEADER_SIZE:
-                        payload = chunk[_HEADER_SIZE:]  # the common case: one read, one frame
-                    else:
-                        rearmed = True
-                        payload = self._read_rest(sock, chunk, started)
-                else:
+                whole = _whole_frame(chunk)  # the common case: one read, one frame
+                if whole is None:
                     rearmed = True
                     payload = self._read_rest(sock, chunk, started)
+                else:
+                    payload = whole
             except exc.ProtocolError:
                 self.broken = True
                 self.close()
