@@ -138,16 +138,22 @@ class ExecutorBase(Generic[Tx]):
                 return tx_id
         return None
 
+    def _plainly_pooled(self, command: Command) -> bool:
+        """No transaction is open on this client and ``command`` opens none: it goes to
+        the pool as it is (the hot path, which the executors take without routing)."""
+        return (command.tx is AUTO and not self._transactions
+                and command.message["cmd"] != routing.BEGIN_COMMAND)
+
     def _route(self, command: Command) -> tuple[routing.Route | None, Tx | None]:
         """Where ``command`` goes: (None, None) means "pooled, as it is" (the hot path).
 
         ``AUTO`` resolves to the caller's open transaction (one that ended in
         another context is ignored); an explicit id must be open here.
         """
+        if self._plainly_pooled(command):
+            return None, None
         ref = command.tx
         message = command.message
-        if ref is AUTO and not self._transactions and message["cmd"] != routing.BEGIN_COMMAND:
-            return None, None  # no transaction is open on this client at all
         tx: Tx | None = None
         if ref is AUTO:
             current = _context.current_transaction(self)

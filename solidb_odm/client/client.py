@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from .. import _context, events, protocol
 from .. import exceptions as exc
-from ..ops import AUTO, Command, CurrentTransaction, HttpRequest, HttpResponse, Op, TransactionInfo
+from ..ops import Command, CurrentTransaction, HttpRequest, HttpResponse, Op, TransactionInfo
 from . import routing
 from .base import ExecutorBase
 from .commands import ClientOps, SyncClientMethods
@@ -133,10 +133,7 @@ class Client(ExecutorBase["_Transaction"], SyncClientMethods, SyncSubclients):
                     if type(request) is Command:
                         if events.active:
                             response: Any = self._observed_command(request, scoped)
-                        elif (request.tx is AUTO and not self._transactions
-                              and request.message["cmd"] != routing.BEGIN_COMMAND):
-                            # no transaction open on this client: straight to the pool
-                            # (what _route answers then, without asking it)
+                        elif self._plainly_pooled(request):  # straight to the pool
                             response = self._send_pooled(request.message, retry=request.retry)
                         else:
                             response = self._command(request, scoped)
