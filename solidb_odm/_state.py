@@ -6,7 +6,7 @@ change an instance's state without importing the others.
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, Optional
+from typing import Any, Dict, FrozenSet, Optional, Tuple
 
 from pydantic import BaseModel
 
@@ -48,8 +48,9 @@ def state_of(obj: BaseModel) -> OdmState:
     A loaded instance starts with a ``(db, stored document)`` pair instead,
     put there by hydration (``Document.from_wire_many``): building an
     ``OdmState`` for each of ten thousand rows of a page would cost a third of
-    validating them, and most are only read. Only this module and hydration
-    know the pair; everyone else asks here.
+    validating them, and most are only read. ``attach_loaded`` puts the pair
+    there (the trusted build's generated loop writes it inline), ``peek``
+    reads it without creating a state; everyone else asks here.
     """
     private = obj.__pydantic_private__
     if private is None:
@@ -71,6 +72,30 @@ def loaded_of(obj: BaseModel) -> Optional[FrozenSet[str]]:
     private = obj.__pydantic_private__
     found = private.get("_odm") if private is not None else None
     return found.loaded if isinstance(found, OdmState) else None
+
+
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__  # cheaper than setattr
+
+
+def attach_loaded(obj: BaseModel, db: Any, stored: Any) -> None:
+    """Mark ``obj`` as loaded from (or saved as) ``stored`` on ``db``: the cheap pair,
+    which ``state_of`` turns into an ``OdmState`` when someone asks."""
+    private = obj.__pydantic_private__
+    if private is None:
+        _SET_PRIVATE(obj, {"_odm": (db, stored)})
+    else:  # the model declares private attributes of its own
+        private["_odm"] = (db, stored)
+
+
+def peek(obj: BaseModel) -> Tuple[Any, Any]:
+    """``(db, session)`` of ``obj`` without creating a state (None for what it has not)."""
+    private = obj.__pydantic_private__
+    found = private.get("_odm") if private is not None else None
+    if found is None:
+        return None, None
+    if type(found) is tuple:
+        return found[0], None
+    return found.db, found.session
 
 
 def attach_state(obj: BaseModel, state: OdmState) -> None:

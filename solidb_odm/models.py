@@ -54,10 +54,12 @@ from . import exceptions as exc
 from ._state import (
     OdmState,
     as_id,
+    attach_loaded,
     attach_state,
     loaded_of,
     local_id,
     model_by_name,
+    peek,
     register_model,
     state_of,
 )
@@ -97,7 +99,6 @@ E = TypeVar("E", bound="Edge")
 
 SYSTEM_FIELDS = frozenset({"_key", "_id", "_rev"})
 #: ``object.__setattr__(obj, "__pydantic_private__", value)`` without the name lookup.
-_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 #: Python names of the fields ``to_wire`` leaves out (the server sets them).
 _NOT_STORED: Any = {"id", "rev"}
 #: Set by the server; never sent back.
@@ -343,10 +344,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         """Build an instance from a stored document (what the server returned)."""
         if loaded is None and not cls.__odm_bytes_fields__ and not from_stored_plan(cls):
             obj: D = cls.__pydantic_validator__.validate_python(data)
-            if obj.__pydantic_private__ is None:
-                object.__setattr__(obj, "__pydantic_private__", {"_odm": (db, data)})
-            else:
-                obj.__pydantic_private__["_odm"] = OdmState(db, dict(data))
+            attach_loaded(obj, db, data)
             return obj
         return cls.from_wire_many([data], db, loaded)[0]
 
@@ -376,7 +374,6 @@ class Document(BaseModel, metaclass=DocumentMeta):
             return out
         plan = _trusted_plan(cls) if trusted else None
         validate = cls.__pydantic_validator__.validate_python
-        set_private = _SET_PRIVATE  # the slot's own setter: cheaper than object.__setattr__
         objs: List[D] = []
         append = objs.append
         # Thousands of new objects would set off the cyclic garbage collector
@@ -392,11 +389,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
             if built is None:
                 built = [validate(data) for data in rows]
             for obj, data in zip(built, rows, strict=True):
-                if obj.__pydantic_private__ is None:
-                    # the state is a (db, stored) pair until someone asks (state_of)
-                    set_private(obj, {"_odm": (db, data)})
-                else:  # the model declares private attributes of its own
-                    obj.__pydantic_private__["_odm"] = OdmState(db, data)
+                attach_loaded(obj, db, data)
                 append(obj)
         finally:
             if pause:
@@ -448,11 +441,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         for obj, doc in zip(objs, docs, strict=True):
             setattr_(obj, "id", prefix + doc["_key"])
             setattr_(obj, "rev", None)
-            private = obj.__pydantic_private__
-            if private is None:
-                setattr_(obj, "__pydantic_private__", {"_odm": (db, doc)})
-            else:
-                attach_state(obj, OdmState(db, doc))
+            attach_loaded(obj, db, doc)
 
     def to_wire(self, *, include_key: bool = True) -> Dict[str, Any]:
         """The document as stored: stored names, JSON-compatible values."""
@@ -563,12 +552,9 @@ class Document(BaseModel, metaclass=DocumentMeta):
     def _db(self, using: Optional[Database]) -> Database:
         if using is not None:
             return using
-        private = self.__pydantic_private__  # peeked at: a new object needs no state yet
-        found = private.get("_odm") if private is not None else None
-        if found is not None:
-            db = found.db if isinstance(found, OdmState) else found[0]
-            if db is not None:
-                return cast("Database", db)
+        db, _ = peek(self)  # a new object needs no state yet
+        if db is not None:
+            return cast("Database", db)
         return type(self).database()
 
     def _session_for(self, using: Optional[Database], session: Optional[SessionHooks]
@@ -581,9 +567,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         """
         if session is not None:
             return session
-        private = self.__pydantic_private__  # peeked at: a new object needs no state yet
-        found = private.get("_odm") if private is not None else None
-        own: Optional[SessionHooks] = found.session if isinstance(found, OdmState) else None
+        own: Optional[SessionHooks] = peek(self)[1]  # a new object needs no state yet
         if own is not None and not own.closed and (using is None or using is own.db):
             return own
         if not _context.open_sessions():
